@@ -1,0 +1,55 @@
+"""Lion (Chen et al., arXiv 2302.06675) and its cautious variant as a flag.
+
+Per step (google/automl lion_pytorch.py)::
+
+    p ← p·(1 − lr·λ)                         decoupled weight decay
+    c ← β1·m + (1−β1)·g
+    u ← sign(c)                               (torch.sign(0) = 0)
+    u ← u ⊙ mask(u ⊙ g > 0)·scale             caution=True (Liang et al., arXiv 2411.16085)
+    p ← p − lr·u
+    m ← β2·m + (1−β2)·g
+
+``cautious-lion`` uses C-Optim's own rule (kyleliang919/C-Optim@2c0517c c_lion.py): mask_norm="count",
+scale = numel/(Σmask + 1), and betas (0.95, 0.98); see _pieces.caution_ for the other rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from . import _checks as C
+from . import _pieces as P
+from .base import ArenaOptimizer
+
+
+class Lion(ArenaOptimizer):
+    """Lion with optional cautious masking; one state buffer per parameter."""
+
+    def __init__(self, params: Any, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, caution: bool = False, mask_norm: str = "count") -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, caution=caution,
+                        mask_norm=mask_norm)
+        super().__init__(params, defaults)
+
+    def _check(self, owner: str, hp: dict[str, Any]) -> None:
+        C.check_number(owner, "lr", hp["lr"], C.NONNEGATIVE)
+        C.check_betas(owner, hp["betas"], 2)
+        C.check_number(owner, "weight_decay", hp["weight_decay"], C.NONNEGATIVE)
+        C.check_choice(owner, "mask_norm", hp["mask_norm"], P.MASK_NORMS)
+
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> None:
+        state["exp_avg"] = self.zeros(p)
+
+    def _update(self, group, params, grads, states) -> None:
+        beta1, beta2 = group["betas"]
+        m = [s["exp_avg"] for s in states]
+        P.decay_(params, P.decoupled_rate(group))
+        c = torch._foreach_mul(m, beta1)
+        torch._foreach_add_(c, grads, alpha=1.0 - beta1)
+        u = torch._foreach_sign(c)
+        if group["caution"]:
+            P.caution_(u, grads, group["mask_norm"])
+        torch._foreach_add_(params, u, alpha=-group["lr"])
+        P.ema_(m, grads, 1.0 - beta2)

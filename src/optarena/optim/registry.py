@@ -1,0 +1,107 @@
+"""The optimizer registry: one frozen entry per name, variants as data (STYLE.md §5, timm's model).
+
+An entry names its class lazily (``"module:Class"``) so that importing the registry stays cheap, fixes
+the hyperparameters that define the variant (``preset``), and may carry per-role defaults that
+:func:`optarena.optim.create` applies when it builds parameter groups from a model (e.g. SVRM's
+attention LR scale 1.1). A user's keyword or role override always wins over the entry's.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+def _frozen(d: Mapping | None = None) -> Mapping:
+    return MappingProxyType(dict(d or {}))
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str
+    target: str  # "package.module:Class"
+    source: str  # the paper or code it is exact to
+    preset: Mapping[str, Any] = field(default_factory=_frozen)
+    role_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=_frozen)
+    routing: str | None = None  # "muon": hidden matrices to Newton–Schulz, the rest to AdamW
+
+    def resolve(self) -> type:
+        return import_target(self.target)
+
+
+def import_target(target: str) -> type:
+    """Import ``"pkg.mod:Class"`` or a dotted path ``"pkg.mod.Class"``."""
+    module, _, attr = target.partition(":") if ":" in target else target.rpartition(".")
+    if not module or not attr:
+        raise ValueError(f"not an importable class path: {target!r}")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"cannot import {module!r} for optimizer {target!r}: {e}") from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{module!r} has no attribute {attr!r} (optimizer {target!r})")
+        obj = getattr(obj, part)
+    return obj
+
+
+_ADAM = "optarena.optim.adam:AdamFamily"
+_LION = "optarena.optim.lion:Lion"
+_ADANA = "optarena.optim.adana:ADana"
+
+_SPECS = [
+    OptimizerSpec("adamw", "torch.optim:AdamW", "Loshchilov & Hutter, arXiv 1711.05101 (torch.optim)"),
+    OptimizerSpec("adam", "torch.optim:Adam", "Kingma & Ba, arXiv 1412.6980 (torch.optim)"),
+    OptimizerSpec("rmsprop", "torch.optim:RMSprop", "Tieleman & Hinton 2012 (torch.optim)"),
+    OptimizerSpec("lion", _LION, "Chen et al., arXiv 2302.06675"),
+    OptimizerSpec("cautious-adamw", _ADAM, "Liang et al., arXiv 2411.16085 (C-Optim@2c0517c)",
+                  _frozen(dict(caution=True, eps_style="hf", eps=1e-6))),
+    OptimizerSpec("cautious-lion", _LION, "Liang et al., arXiv 2411.16085 (C-Optim@2c0517c)",
+                  _frozen(dict(caution=True, mask_norm="count", betas=(0.95, 0.98)))),
+    OptimizerSpec("grams", _ADAM, "Cao, Li, Song, arXiv 2412.17107 (Gunale0926/Grams@f91a375)",
+                  _frozen(dict(grams=True, eps_style="hf", eps=1e-6))),
+    OptimizerSpec("adamw-logtime-wd", _ADAM, "Ferbach et al., arXiv 2602.05298 (AdamW (DW))",
+                  _frozen(dict(wd_schedule="logtime"))),
+    OptimizerSpec("muon", "optarena.optim.muon:Muon", "Jordan et al. 2024 (KellerJordan/Muon@857d1ad)",
+                  routing="muon"),
+    OptimizerSpec("ademamix", "optarena.optim.ademamix:AdEMAMix", "Pagliardini et al., arXiv 2409.03137"),
+    OptimizerSpec("ademamix-logtime", "optarena.optim.ademamix:AdEMAMix",
+                  "Ferbach et al., arXiv 2602.05298 §1.7 (Ademamix (DW))", _frozen(dict(logtime=True))),
+    OptimizerSpec("adana", _ADANA, "Ferbach et al., arXiv 2602.05298 (ADana)"),
+    OptimizerSpec("dana-mk4", _ADANA, "Ferbach et al., arXiv 2602.05298 (Dana-MK4)",
+                  _frozen(dict(clipsnr=2.0))),
+    OptimizerSpec("dana-star", _ADANA, "Ferbach et al., arXiv 2602.05298 (Dana-Star)",
+                  _frozen(dict(tau=True))),
+    OptimizerSpec("dana-star-mk4", _ADANA, "Ferbach et al., arXiv 2602.05298 (Dana-Star-MK4)",
+                  _frozen(dict(tau=True, clipsnr=2.0))),
+    OptimizerSpec("dms", "optarena.optim.dms:DMS", "seeds/dms-dynamic-momentum-scaling (Aardvark 2025)",
+                  role_defaults=_frozen({
+                      # Table 1 of the paper: attention and FFN columns; lr 9e-3 vs 6e-3 = 1.5x.
+                      "attention": _frozen(dict(betas=(0.85, 0.90), alpha_base=0.4, alpha_scale=0.3,
+                                                lr_scale=1.5)),
+                      "mlp": _frozen(dict(betas=(0.80, 0.95), alpha_base=0.3, alpha_scale=0.2)),
+                  })),
+    OptimizerSpec("stable-momentum", "optarena.optim.stable_momentum:StableMomentum",
+                  "seeds/stable-momentum (Aardvark 2025)"),
+    OptimizerSpec("svrm", "optarena.optim.svrm:SVRM",
+                  "seeds/svrm-scaled-variance-reduced-momentum (Aardvark 2025)",
+                  role_defaults=_frozen({"attention": _frozen(dict(lr_scale=1.1))})),
+]
+
+REGISTRY: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+
+def names() -> list[str]:
+    """Sorted registry names."""
+    return sorted(REGISTRY)
+
+
+def get_spec(name: str) -> OptimizerSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(names())} "
+                         "(or a dotted class path such as 'torch.optim.NAdam')") from None
