@@ -1,0 +1,43 @@
+"""Shared test utilities: random problems and a driver that steps an optimizer and a reference."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SHAPES = [(7, 5), (11,), (1,), (3, 4, 2)]
+
+
+def random_params(seed: int = 0, dtype=torch.float64, shapes=SHAPES) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=g, dtype=torch.float64).to(dtype).requires_grad_() for s in shapes]
+
+
+def random_grads(params, step: int, seed: int = 1, scale: float = 1.0) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed * 1000 + step)
+    return [scale * torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype) for p in params]
+
+
+def lr_at(step: int, peak: float, total: int) -> float:
+    """Warmup then cosine to 10%, so that s(t) = lr/peak changes every step."""
+    warm = max(1, total // 5)
+    if step < warm:
+        return peak * (step + 1) / warm
+    frac = (step - warm) / max(1, total - warm)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def run(opt, params, steps: int, peak: float, seed: int = 1, scale: float = 1.0, schedule: bool = True):
+    """Step ``opt`` with random gradients and a changing lr; returns the [(lr, grads)] it used."""
+    history = []
+    for t in range(steps):
+        lr = lr_at(t, peak, steps) if schedule else peak
+        for group in opt.param_groups:
+            group["lr"] = lr
+        grads = random_grads(params, t, seed, scale)
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        opt.step()
+        history.append((lr, grads))
+    return history
