@@ -1,0 +1,1 @@
+"""Toy problems reproducing the seed papers' illustrative figures."""
