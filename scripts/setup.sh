@@ -12,11 +12,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 if ! "$PY" -c "import torch" >/dev/null 2>&1; then
-  "$PY" -m pip install --quiet "$TORCH_PIN"
+  "$PY" -m pip install --quiet "$TORCH_PIN" 2> >(grep -v "is ignored: it is neither" >&2)
 fi
 stamp="$VENV/.optarena-installed"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-  "$PY" -m pip install --quiet -e "$ROOT[test]"
+  "$PY" -m pip install --quiet -e "$ROOT[test]" 2> >(grep -v "is ignored: it is neither" >&2)
   touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -121,6 +121,7 @@ ROSENBROCK.update({
     "cautious-lion": (3e-2, 1000, {}),
     "grams": (3e-1, 1000, {}),
     "rmsprop": (1e-3, 2000, {"momentum": 0.9}),  # plain RMSprop crawls along the valley
+    "svrm": (3e-2, 2000, {}),
 })
 
 

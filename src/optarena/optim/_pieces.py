@@ -73,6 +73,13 @@ def logtime_rates(group: dict, step_list: Sequence[int]) -> Coeff:
     return uniform([omega * s / (ts + t) for t in step_list])
 
 
+def _scale_(xs: list[torch.Tensor], factors: list[float]) -> None:
+    """x ← x·f, skipped when every f is 1 (no bias correction): a pass over memory saved."""
+    factors = uniform(factors)
+    if factors != 1.0:
+        torch._foreach_mul_(xs, factors)
+
+
 def bias_corrections(beta: float, step_list: Sequence[int]) -> list[float]:
     return [1.0 - beta**t for t in step_list]
 
@@ -86,14 +93,14 @@ def adam_direction(m: list[torch.Tensor], v: list[torch.Tensor], eps: float, bc1
     """
     denom = torch._foreach_sqrt(v)
     if eps_style == "torch":
-        torch._foreach_div_(denom, uniform([b**0.5 for b in bc2]))
+        _scale_(denom, [1.0 / b**0.5 for b in bc2])
         torch._foreach_add_(denom, eps)
         u = torch._foreach_div(m, denom)
-        torch._foreach_div_(u, uniform(bc1))
+        _scale_(u, [1.0 / b for b in bc1])
     else:
         torch._foreach_add_(denom, eps)
         u = torch._foreach_div(m, denom)
-        torch._foreach_mul_(u, uniform([b2**0.5 / b1 for b1, b2 in zip(bc1, bc2)]))
+        _scale_(u, [b2**0.5 / b1 for b1, b2 in zip(bc1, bc2)])
     return u
 
 
