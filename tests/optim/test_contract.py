@@ -21,6 +21,7 @@ T = 400  # the run length handed to methods whose schedule needs it
 BASE = {name: {} for name in NAMES}
 for _name in ("adana", "dana-mk4", "dana-star", "dana-star-mk4", "ademamix-logtime", "adamw-logtime-wd"):
     BASE[_name] = dict(total_steps=T)
+BASE["muon"] = dict(adamw_lr=2e-2)  # 1-D problems (Rosenbrock) run entirely on the inner AdamW
 
 
 def make(name, params, **kw):
@@ -122,6 +123,7 @@ ROSENBROCK.update({
     "grams": (3e-1, 1000, {}),
     "rmsprop": (1e-3, 2000, {"momentum": 0.9}),  # plain RMSprop crawls along the valley
     "svrm": (3e-2, 2000, {}),
+    **{name: (1e-2, 2000, {}) for name in ("adana", "dana-mk4", "dana-star", "dana-star-mk4")},
 })
 
 

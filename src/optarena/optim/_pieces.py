@@ -104,6 +104,17 @@ def adam_direction(m: list[torch.Tensor], v: list[torch.Tensor], eps: float, bc1
     return u
 
 
+def adam_moments_direction(m: list[torch.Tensor], v: list[torch.Tensor], g: list[torch.Tensor],
+                           betas: tuple[float, float], eps: float, step_list: Sequence[int],
+                           eps_style: str) -> list[torch.Tensor]:
+    """Adam's moment updates m ← EMA_β1(g), v ← EMA_β2(g²), then the direction u = m̂/(√v̂ + ε)."""
+    beta1, beta2 = betas
+    ema_(m, g, 1.0 - beta1)
+    ema_sq_(v, g, beta2)
+    return adam_direction(m, v, eps, bias_corrections(beta1, step_list), bias_corrections(beta2, step_list),
+                          eps_style)
+
+
 MASK_NORMS = ("mean", "count", "none")
 
 

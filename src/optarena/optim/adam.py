@@ -62,22 +62,18 @@ class AdamFamily(ArenaOptimizer):
             C.check_number(owner, "omega", hp["omega"], C.NONNEGATIVE)
             C.check_total_steps(owner, hp["total_steps"])
 
-    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> None:
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = self.zeros(p)
         state["exp_avg_sq"] = self.zeros(p)
 
     def _update(self, group, params, grads, states) -> None:
-        beta1, beta2 = group["betas"]
         t = P.steps(states)
         logtime = group["wd_schedule"] == "logtime"
         if not logtime:
             P.decay_(params, P.decoupled_rate(group))
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
-        P.ema_(m, grads, 1.0 - beta1)
-        P.ema_sq_(v, grads, beta2)
-        u = P.adam_direction(m, v, group["eps"], P.bias_corrections(beta1, t),
-                             P.bias_corrections(beta2, t), group["eps_style"])
+        u = P.adam_moments_direction(m, v, grads, group["betas"], group["eps"], t, group["eps_style"])
         if group["grams"]:
             torch._foreach_abs_(u)
             torch._foreach_mul_(u, torch._foreach_sign(grads))

@@ -3,7 +3,8 @@
 An optimizer here is three small methods on top of this class:
 
 * ``_check(owner, hp)``: validate one parameter group's hyperparameters (``ValueError`` on bad input);
-* ``_init_state(p, state)``: create the algorithm's buffers, and nothing else;
+* ``_init_state(p, state, group)``: create the algorithm's buffers (which may depend on the group's
+  settings, e.g. Muon's route), and nothing else;
 * ``_update(group, params, grads, states)``: the update rule on *lists* of tensors (``torch._foreach_*``).
 
 The shell does the rest once: closure handling, sparse-gradient refusal, the per-parameter step count,
@@ -54,7 +55,7 @@ class ArenaOptimizer(Optimizer):
     def _check(self, owner: str, hp: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> None:
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _update(self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor],
@@ -83,7 +84,7 @@ class ArenaOptimizer(Optimizer):
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                self._init_state(p, state)
+                self._init_state(p, state, group)
             state["step"] += 1
             states.append(state)
         work = [p if p.dtype in _WORKING_DTYPES else p.float() for p in params]

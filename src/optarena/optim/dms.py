@@ -66,7 +66,7 @@ class DMS(ArenaOptimizer):
         C.check_optional(owner, "clip", hp["clip"], C.POSITIVE)
         C.check_number(owner, "weight_decay", hp["weight_decay"], C.NONNEGATIVE)
 
-    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> None:
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg_fast"] = self.zeros(p)
         state["exp_avg_slow"] = self.zeros(p)
 

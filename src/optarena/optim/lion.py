@@ -39,7 +39,7 @@ class Lion(ArenaOptimizer):
         C.check_number(owner, "weight_decay", hp["weight_decay"], C.NONNEGATIVE)
         C.check_choice(owner, "mask_norm", hp["mask_norm"], P.MASK_NORMS)
 
-    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> None:
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = self.zeros(p)
 
     def _update(self, group, params, grads, states) -> None:

@@ -58,7 +58,7 @@ class SVRM(ArenaOptimizer):
         C.check_number(owner, "weight_decay", hp["weight_decay"], C.NONNEGATIVE)
         C.check_choice(owner, "bias_correction", hp["bias_correction"], (False, True))
 
-    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> None:
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = self.zeros(p)
         state["exp_avg_sq"] = self.zeros(p)
         state["prev_grad"] = self.zeros(p)

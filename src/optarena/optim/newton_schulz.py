@@ -1,0 +1,73 @@
+"""Newton–Schulz orthogonalisation for Muon, batched over stacks of same-shape matrices.
+
+For a matrix G = U·S·Vᵀ (SVD), the quintic iteration drives every singular value towards ~1, giving an
+approximation of U·Vᵀ without an SVD (KellerJordan/Muon@857d1ad ``zeropower_via_newtonschulz5``)::
+
+    X ← bf16(G);  X ← Xᵀ if rows > cols            the wide side: A is min(r, c)²
+    X ← X / (‖X‖_F + 1e-7)                          ‖X‖₂ ≤ ‖X‖_F ≤ 1: inside the iteration's basin
+    repeat steps:  A = X·Xᵀ ;  B = b·A + c·A·A ;  X = a·X + B·X
+    undo the transpose
+
+with (a, b, c) = (3.4445, −4.7750, 2.0315), chosen to maximise the slope at zero; the result is
+U·S'·Vᵀ with S' roughly in [0.7, 1.2], not exactly U·Vᵀ, which Keller reports does not hurt training.
+
+Every operation acts on the last two dimensions, so a (N, r, c) stack is N independent iterations run
+as batched matmuls: Muon stacks its same-shape matrices and orthogonalises them in one call. The ops
+are Keller's, in his order (``c * A @ A`` is (c·A)·A), so one stack gives the same bf16 numbers as the
+per-matrix loop; fusing them (``baddbmm``) would round differently in bf16 and is left out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+KELLER_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+ADJUST_LR = ("original", "match_rms_adamw")
+
+
+def newton_schulz(G: torch.Tensor, steps: int = 5,
+                  coefficients: tuple[float, float, float] = KELLER_COEFFICIENTS) -> torch.Tensor:
+    """Approximately orthogonalise each matrix of ``G`` (..., r, c); returns bf16 of the same shape."""
+    a, b, c = coefficients
+    X = G.bfloat16()  # bf16 throughout, as Keller: the iteration is stable in it and twice as fast
+    tall = G.size(-2) > G.size(-1)
+    if tall:
+        X = X.mT
+    X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    for _ in range(steps):
+        A = X @ X.mT
+        B = b * A + c * A @ A
+        X = a * X + B @ X
+    return X.mT if tall else X
+
+
+def matrix_shape(shape: torch.Size) -> tuple[int, int]:
+    """The (rows, cols) of the matrices Muon sees in a tensor of this shape (see :func:`as_matrices`)."""
+    if len(shape) == 4:
+        return shape[0], math.prod(shape[1:])
+    return shape[-2], shape[-1]
+
+
+def as_matrices(x: torch.Tensor) -> torch.Tensor:
+    """A (k, r, c) view of a Muon tensor.
+
+    4-D conv filters (out, in, kh, kw) are one (out, in·kh·kw) matrix (Keller's ``view(len, -1)``);
+    2-D is one matrix; other shapes are a batch of matrices over the leading dimensions (Keller's
+    batched NS, e.g. stacked expert weights). ``k`` is explicit so that zero-size tensors reshape.
+    """
+    k = 1 if x.ndim == 4 else math.prod(x.shape[:-2])
+    return x.reshape(k, *matrix_shape(x.shape))
+
+
+def lr_scale(adjust_lr: str, rows: int, cols: int) -> float:
+    """Per-matrix multiplier of the lr.
+
+    ``"original"``: sqrt(max(1, r/c)) (Keller), so a tall matrix's update keeps unit RMS per column;
+    ``"match_rms_adamw"``: 0.2·sqrt(max(r, c)) (Moonlight, MoonshotAI/Moonlight@c2ad5b2), which gives
+    the update the RMS ~0.2 of a typical AdamW update, so AdamW's lr and weight decay carry over.
+    """
+    if adjust_lr == "original":
+        return max(1.0, rows / cols) ** 0.5 if cols else 1.0
+    return 0.2 * max(rows, cols) ** 0.5
