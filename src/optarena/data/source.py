@@ -1,0 +1,89 @@
+"""`--data` strings -> a DataSource: train and val streams plus the vocab size the model needs.
+
+    embedded                                  the embedded Shakespeare/Milton corpus (built once)
+    synthetic[:V=1024,order=1,s=1.0,seed=0]   the Zipf-Markov source; meta["loss_floor"] = h
+    <path>                                    a dir of train_*.bin / val_*.bin shards
+    hf:<name>[:<config>]                      rejected: run `optarena data prepare` first
+
+Trainer use: `TokenLoader(ds.train, B, T, ...)` and `validation_batches(ds.val, T, B)`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .embedded import ensure_embedded
+from .stream import ShardStream, TokenStream
+from .synthetic import VAL_TOKENS, SyntheticSource
+
+GPT2_VOCAB = 50257
+SYNTHETIC_KEYS = {"V": "vocab_size", "order": "order", "s": "zipf_s", "seed": "seed"}
+
+
+@dataclass(frozen=True)
+class DataSource:
+    kind: str  # "embedded" | "synthetic" | "shards"
+    train: TokenStream
+    val: TokenStream
+    vocab_size: int  # ids are < vocab_size; the model's embedding needs at least this many rows
+    meta: dict[str, Any]
+
+
+def resolve_data(spec: str) -> DataSource:
+    if spec == "embedded":
+        return _shards(ensure_embedded(), kind="embedded")
+    if spec == "synthetic" or spec.startswith("synthetic:"):
+        return _synthetic(spec.partition(":")[2])
+    if spec.startswith("hf:"):
+        raise ValueError(
+            f"--data {spec}: Hugging Face datasets are tokenized ahead of training; run "
+            f"`optarena data prepare {spec} <out_dir>` first, then pass --data <out_dir>"
+        )
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"--data {spec!r}: expected 'embedded', 'synthetic[:...]', 'hf:<name>' "
+                         "or a directory of train_*.bin / val_*.bin shards")
+    return _shards(path, kind="shards")
+
+
+def _shards(path: Path, kind: str) -> DataSource:
+    train, val = ShardStream.open(path, "train"), ShardStream.open(path, "val")
+    meta_path = path / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+    else:  # e.g. modded-nanogpt's FineWeb10B shards, which come without meta: GPT-2 tokens
+        meta = {"tokenizer": "gpt2 (assumed: no meta.json)", "vocab_size": GPT2_VOCAB}
+    meta = {**meta, "dir": str(path), "train_tokens": train.num_tokens, "val_tokens": val.num_tokens}
+    return DataSource(kind, train, val, int(meta["vocab_size"]), meta)
+
+
+def _synthetic(args: str) -> DataSource:
+    source = SyntheticSource(**parse_synthetic_args(args))
+    meta = {
+        "source": repr(source),
+        "entropy_rate": source.entropy_rate(),
+        "loss_floor": source.entropy_rate(),  # nats/token; see synthetic.py on block restarts
+        "unigram_entropy": source.unigram_entropy(),
+        "val_tokens": VAL_TOKENS,
+    }
+    return DataSource("synthetic", source.stream(0), source.val_stream(), source.vocab_size, meta)
+
+
+def parse_synthetic_args(args: str) -> dict[str, Any]:
+    """'V=512,order=2,s=1.2,seed=3' -> SyntheticSource kwargs; unknown keys suggest a fix."""
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, args.split(",")):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in SYNTHETIC_KEYS:
+            near = difflib.get_close_matches(key, SYNTHETIC_KEYS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ValueError(f"synthetic: bad option {item!r}, expected key=value with keys "
+                             f"{sorted(SYNTHETIC_KEYS)}{hint}")
+        field = SYNTHETIC_KEYS[key]
+        kwargs[field] = float(value) if field == "zipf_s" else int(value)
+    return kwargs
