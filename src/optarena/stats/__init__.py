@@ -1,0 +1,23 @@
+"""Statistics for comparing optimizers across seeds (significance.py)."""
+
+from optarena.stats.significance import (
+    Summary,
+    Verdict,
+    WelchResult,
+    ZTest,
+    compare_to_baseline,
+    summarize,
+    welch_t_test,
+    z_test_against_target,
+)
+
+__all__ = [
+    "Summary",
+    "Verdict",
+    "WelchResult",
+    "ZTest",
+    "compare_to_baseline",
+    "summarize",
+    "welch_t_test",
+    "z_test_against_target",
+]
