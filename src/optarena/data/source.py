@@ -41,7 +41,7 @@ def resolve_data(spec: str) -> DataSource:
     if spec.startswith("hf:"):
         raise ValueError(
             f"--data {spec}: Hugging Face datasets are tokenized ahead of training; run "
-            f"`optarena data prepare {spec} <out_dir>` first, then pass --data <out_dir>"
+            f"`optarena data prepare {spec} --out <out_dir>` first, then pass --data <out_dir>"
         )
     path = Path(spec).expanduser()
     if not path.is_dir():

@@ -1,0 +1,35 @@
+"""``optarena report DIR``: write DIR/leaderboard.md and DIR/report.html from DIR/results.db.
+
+The HTML is self-contained (plots embedded, no external files) and opens offline. Rebuilding from the
+same database gives identical files. Exit status 2 when DIR has no readable results.db.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="write DIR/leaderboard.md and a self-contained DIR/report.html",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results_dir", metavar="DIR", help="an `optarena bench --out` directory (holds results.db)")
+    p.add_argument("--bootstrap", type=int, default=200, metavar="N",
+                   help="bootstrap replicates per compute-multiplier band (default 200; 0: no bands)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from optarena.report import build_report
+
+    if args.bootstrap < 0:
+        print("optarena report: error: --bootstrap must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        md, html = build_report(args.results_dir, num_bootstrap=args.bootstrap)
+    except (FileNotFoundError, ValueError, sqlite3.DatabaseError) as e:
+        print(f"optarena report: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {md}\nwrote {html}")
+    return 0

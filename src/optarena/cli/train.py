@@ -1,0 +1,92 @@
+"""``optarena train``: one training run. Also under torchrun: ``torchrun --nproc_per_node 8 -m optarena train``.
+
+Settings, later ones winning: the defaults (optarena.train.config), the ``--config`` TOML file,
+``--set key=value`` in order, the named flags, then ``--opt key=value`` optimizer hyperparameters
+(Python literals: ``--opt betas="(0.9, 0.95)"``). Exit status 0 when the run finished or diverged
+(run.json's "status" says which), 2 for a bad config or data spec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+# (flag, config key): every flag takes its value as text and the config field's type parses it.
+FLAGS = (
+    ("--model", "model.preset"), ("--optimizer", "optim.name"), ("--lr", "optim.lr"),
+    ("--data", "data.source"), ("--tokens", "budget.tokens"), ("--steps", "budget.steps"),
+    ("--seq-len", "data.seq_len"), ("--batch-tokens", "data.batch_tokens"),
+    ("--micro-batch", "data.micro_batch"), ("--schedule", "schedule.kind"), ("--warmup", "schedule.warmup"),
+    ("--final-lr-frac", "schedule.final_lr_frac"), ("--grad-clip", "optim.grad_clip"),
+    ("--eval-every", "log.eval_every"), ("--eval-tokens", "log.eval_tokens"), ("--log-every", "log.log_every"),
+    ("--checkpoint-every", "log.checkpoint_every"), ("--progress", "log.progress"), ("--seed", "run.seed"),
+    ("--device", "run.device"), ("--dtype", "run.dtype"), ("--out", "run.out"),
+)  # fmt: skip
+SWITCHES = (("--resume", "run.resume"), ("--compile", "run.compile"),
+            ("--tensorboard", "log.tensorboard"), ("--wandb", "log.wandb"))
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model with an optimizer; writes DIR/metrics.jsonl, run.json",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = _field_defaults()
+    p.add_argument("--config", metavar="TOML", help="a run file; flags override it")
+    for flag, key in FLAGS:
+        p.add_argument(flag, dest=_dest(key), metavar=key.split(".")[1].upper(),
+                       help=f"{key} (default {defaults[key]})")
+    for flag, key in SWITCHES:
+        p.add_argument(flag, dest=_dest(key), action=argparse.BooleanOptionalAction,
+                       help=f"{key} (default {defaults[key]})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config field, by leaf (lr) or path (optim.lr); repeatable")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="an optimizer hyperparameter (a Python literal); repeatable")
+    p.set_defaults(func=run)
+
+
+def _field_defaults() -> dict[str, object]:
+    # From the dataclass fields, not an instance: constructing one would import torch for `--help`.
+    import dataclasses
+
+    from optarena.train.config import SECTIONS
+
+    return {f"{s}.{f.name}": f.default for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def _dest(key: str) -> str:
+    return "cfg__" + key.replace(".", "__")
+
+
+def overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """(key, value) pairs in precedence order: --set, named flags, --opt."""
+    from optarena.train.loading import parse_assignment
+
+    pairs: list[tuple[str, object]] = [parse_assignment(a) for a in args.set]
+    for _, key in FLAGS + SWITCHES:
+        value = getattr(args, _dest(key))
+        if value is not None:
+            pairs.append((key, value))
+    pairs += [(f"optim.hp.{k}", v) for k, v in map(parse_assignment, args.opt)]
+    return pairs
+
+
+def run(args: argparse.Namespace) -> int:
+    from optarena.train import load_config, train
+
+    try:
+        result = train(load_config(args.config, overrides(args)))
+    except ValueError as e:
+        print(f"optarena train: error: {e}", file=sys.stderr)
+        return 2
+    if _is_rank0():
+        loss = "-" if result.final_val_loss is None else f"{result.final_val_loss:.4f}"
+        at = f" at step {result.diverged_at_step}" if result.diverged_at_step else ""
+        print(f"{result.status}{at}: final_val_loss {loss}, {result.steps} steps, "
+              f"{result.tokens:,} tokens -> {result.out}")
+    return 0
+
+
+def _is_rank0() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

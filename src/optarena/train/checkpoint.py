@@ -1,0 +1,79 @@
+"""Checkpoints: everything that decides the rest of a run, in one file written atomically.
+
+DIR/checkpoint.pt holds the model (unwrapped: no DDP/compile prefixes), optimizer, LR scheduler,
+data-loader position, RNG states (torch, CUDA, Python, NumPy), the step, the divergence guard's
+reference loss, the elapsed time and the metrics history, plus the resolved config that made it.
+It is written to a temporary file in the same directory and moved over the old one with
+os.replace, so a crash leaves either the previous checkpoint or the new one, never half of one.
+Only rank 0 writes; every rank reads it back. The file holds tensors and plain Python values only,
+so it loads with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FILENAME = "checkpoint.pt"
+# Sections whose change makes a resumed run a different experiment. The others (run, log) may
+# change, and so may data.micro_batch: it only trades memory for passes, as can the world size.
+FIXED_SECTIONS = ("model", "data", "optim", "schedule", "budget")
+FREE_KEYS = (("data", "micro_batch"),)
+
+
+def path_in(out: str | Path) -> Path:
+    return Path(out) / FILENAME
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path, device: torch.device) -> dict[str, Any]:
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def check_same_experiment(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    """A resume must not silently change what is being trained."""
+    keys = [(s, k) for s in FIXED_SECTIONS for k in current[s] if (s, k) not in FREE_KEYS] + [("run", "seed")]
+    diffs = [f"{s}.{k}: {saved[s].get(k)!r} -> {current[s][k]!r}"
+             for s, k in keys if saved[s].get(k) != current[s][k]]
+    if diffs:
+        raise ValueError(f"cannot resume {path}: the config differs from the checkpoint's ("
+                         + "; ".join(diffs) + "); use another run.out for a new experiment")
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        # NumPy's state holds an ndarray, which weights_only loading refuses: store it as a tensor.
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    random.setstate(_tuples(state["python"]))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+
+
+def _tuples(x: Any) -> Any:
+    # random.setstate needs tuples; a round trip may hand back lists.
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x

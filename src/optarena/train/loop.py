@@ -1,0 +1,246 @@
+"""`train(cfg) -> RunResult`: one training run, from a config to a run directory.
+
+Per step: one global batch (data.batch_tokens), split into micro-batches of data.micro_batch
+sequences per rank; each micro-loss is divided by the number of micro-steps before backward, so
+the accumulated gradient is that of the mean loss over the global batch, whatever the split. Then
+global-norm gradient clipping (the pre-clip norm is logged), the optimizer step and the LR
+schedule. A step's loss is averaged over ranks; it drives the divergence rule (divergence.py),
+which stops the run with status "diverged" and no exception, so a suite goes on.
+
+The run directory holds metrics.jsonl (metrics.py), run.json (record.py) and checkpoint.pt
+(checkpoint.py). `run.resume` continues from the checkpoint: the result equals the uninterrupted
+run's, bit for bit on the CPU (tests/train/test_resume.py).
+
+Under torchrun (RANK / WORLD_SIZE set) the model is wrapped in DDP and each rank reads its slice of
+every global batch; rank 0 alone writes files and draws progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from optarena.data import ValidationSet, resolve_data
+
+from . import checkpoint, distributed
+from .build import build
+from .config import TrainConfig
+from .distributed import Dist, all_reduce_mean
+from .divergence import DivergenceGuard
+from .evaluate import evaluate
+from .metrics import MetricsLog, make_mirrors, peak_memory_bytes, require_mirrors
+from .plan import make_plan
+from .progress import Progress
+from .record import FILENAME as RECORD_FILENAME
+from .record import RunRecord, environment, now
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out: Path
+    status: str  # "finished" | "diverged"
+    final_val_loss: float | None  # whole validation set, nats/token; None unless finished
+    diverged_at_step: int | None
+    steps: int
+    tokens: int
+    history: list[dict[str, Any]] = field(repr=False)  # the metrics.jsonl entries
+
+
+def train(cfg: TrainConfig) -> RunResult:
+    dist = distributed.init(cfg.run.device)
+    try:
+        return Trainer(cfg, dist).run()
+    finally:
+        distributed.close(dist)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, dist: Dist) -> None:
+        self.cfg, self.dist, self.out = cfg, dist, Path(cfg.run.out)
+        ckpt = checkpoint.path_in(self.out)
+        resuming = cfg.run.resume and ckpt.exists()
+        _check_out_dir(self.out, cfg.run.resume, dist)
+        require_mirrors(cfg.log.tensorboard, cfg.log.wandb)
+        self.data = resolve_data(cfg.data.source)
+        self.plan = make_plan(cfg, self.data.vocab_size, dist.world_size)
+        self.parts = build(cfg, self.plan, self.data, dist)
+        self.step, self.history, self.elapsed0, self.guard = 0, [], 0.0, DivergenceGuard()
+        if resuming:
+            self._restore(ckpt)
+        mirrors = []
+        if dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            mirrors = make_mirrors(self.out, cfg.log.tensorboard, cfg.log.wandb, cfg.to_dict())
+        self.metrics = MetricsLog(self.out, self.history, mirrors, enabled=dist.is_main)
+        self.record = RunRecord(self.out, self._record_fields(resuming), enabled=dist.is_main)
+        self.progress = Progress(cfg.log.progress, self.plan.total_steps, self.step, enabled=dist.is_main)
+        self.max_norm = cfg.optim.grad_clip or math.inf  # inf: norm measured, gradients untouched
+        self.t0 = time.perf_counter()
+
+    # -- the run ------------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        self.record.update(status="running")
+        try:
+            status = self._loop() if self.step < self.plan.total_steps else "finished"
+        except BaseException as e:
+            self.record.update(status="failed", error=f"{type(e).__name__}: {e}", steps=self.step)
+            raise
+        finally:
+            self.metrics.close()
+            self.progress.close()
+        return self._finish(status)
+
+    def _loop(self) -> str:
+        T, log = self.plan.total_steps, self.cfg.log
+        meter = _Meter()
+        while self.step < T:
+            with meter.timing():
+                loss, grad_norm, lr = self._train_step()
+            self.step += 1
+            meter.tokens += self.plan.batch_tokens
+            self.progress.step()
+            diverged = self.guard.check(loss)
+            evals = not diverged and (self.step == T or _every(self.step, log.eval_every))
+            if diverged or evals or _every(self.step, log.log_every):
+                self._log(loss, grad_norm, lr, meter, evals)
+            if diverged:
+                self.progress.message(f"diverged at step {self.step}: loss {loss:.4g}")
+                return "diverged"
+            if self.step == T or _every(self.step, log.checkpoint_every):
+                self._save()
+        return "finished"
+
+    def _train_step(self) -> tuple[float, float, float]:
+        """One optimizer step; returns (mean loss over the global batch, pre-clip grad norm, LR)."""
+        p, plan, device = self.parts, self.plan, self.dist.device
+        x_BT, y_BT = next(p.loader)  # this rank's share of the global batch
+        micro = list(zip(x_BT.split(plan.micro_batch), y_BT.split(plan.micro_batch)))
+        loss_sum = torch.zeros((), device=device)
+        for i, (x_bT, y_bT) in enumerate(micro):
+            # DDP all-reduces gradients on the last micro-step only.
+            last = i == len(micro) - 1
+            ddp_wait = isinstance(p.train_model, DDP) and not last
+            with p.train_model.no_sync() if ddp_wait else contextlib.nullcontext():
+                with p.autocast():
+                    loss = p.train_model(x_bT.to(device), y_bT.to(device))
+                (loss / plan.accum_steps).backward()
+            loss_sum += loss.detach()
+        grad_norm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), self.max_norm)
+        lr = self.cfg.optim.lr * p.scheduler.lr_lambdas[0](p.scheduler.last_epoch)  # peak LR x s(t)
+        p.optimizer.step()
+        p.scheduler.step()
+        p.optimizer.zero_grad(set_to_none=True)
+        loss_mean = all_reduce_mean(loss_sum / plan.accum_steps, self.dist)
+        return loss_mean.item(), grad_norm.item(), lr
+
+    def _log(self, loss: float, grad_norm: float, lr: float, meter: _Meter, evals: bool) -> None:
+        entry = {"step": self.step, "tokens": self.step * self.plan.batch_tokens, "train_loss": loss,
+                 "lr": lr, "grad_norm": grad_norm, "tokens_per_s": meter.rate(),
+                 "elapsed_s": self._elapsed(), "peak_mem_bytes": peak_memory_bytes(self.dist.device)}
+        if evals:
+            val = self.parts.val_full if self.step == self.plan.total_steps else self.parts.val_prefix
+            entry.update(val_loss=self._evaluate(val), val_tokens=val.num_tokens)
+            self.progress.message(f"step {self.step}: val_loss {entry['val_loss']:.4f} "
+                                  f"({val.num_tokens:,} tokens)")
+        self.metrics.write(entry)
+        self.progress.log(entry)
+
+    def _evaluate(self, val: ValidationSet) -> float:
+        return evaluate(self.parts.eval_model, val, self.dist, self.parts.autocast)
+
+    def _elapsed(self) -> float:
+        return self.elapsed0 + time.perf_counter() - self.t0
+
+    # -- checkpoints and the record -----------------------------------------------------------------
+    def _save(self) -> None:
+        if not self.dist.is_main:
+            return
+        p = self.parts
+        checkpoint.save(checkpoint.path_in(self.out), {
+            "step": self.step, "config": self.cfg.to_dict(), "model": p.model.state_dict(),
+            "optimizer": p.optimizer.state_dict(), "scheduler": p.scheduler.state_dict(),
+            "loader": p.loader.state_dict(), "rng": checkpoint.rng_state(),
+            "initial_loss": self.guard.initial_loss, "elapsed_s": self._elapsed(), "history": self.history,
+        })
+        self.record.update(steps=self.step, tokens=self.step * self.plan.batch_tokens, elapsed_s=self._elapsed())
+
+    def _restore(self, path: Path) -> None:
+        state = checkpoint.load(path, self.dist.device)
+        checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
+        p = self.parts
+        p.model.load_state_dict(state["model"])
+        p.optimizer.load_state_dict(state["optimizer"])
+        p.scheduler.load_state_dict(state["scheduler"])
+        p.loader.load_state_dict(state["loader"])
+        checkpoint.set_rng_state(state["rng"])
+        self.step, self.history = state["step"], list(state["history"])
+        self.elapsed0, self.guard.initial_loss = state["elapsed_s"], state["initial_loss"]
+
+    def _record_fields(self, resuming: bool) -> dict[str, Any]:
+        previous = _read_json(self.out / RECORD_FILENAME) if resuming else {}
+        resumes = previous.get("resumes", []) + ([{"step": self.step, "at": now()}] if resuming else [])
+        return {
+            "status": "running", "final_val_loss": None, "diverged_at_step": None,
+            "steps": self.step, "tokens": self.step * self.plan.batch_tokens,
+            "config": self.cfg.to_dict(), "plan": self.plan.to_dict(),
+            "data": {"kind": self.data.kind, **self.data.meta},
+            **environment(self.dist.world_size),
+            "started_at": previous.get("started_at", now()), "resumes": resumes,
+        }
+
+    def _finish(self, status: str) -> RunResult:
+        last = self.history[-1] if self.history else {}
+        final = last.get("val_loss") if status == "finished" else None
+        diverged_at = self.step if status == "diverged" else None
+        tokens = self.step * self.plan.batch_tokens
+        self.record.update(status=status, final_val_loss=final, diverged_at_step=diverged_at,
+                           diverged_loss=last.get("train_loss") if diverged_at else None,
+                           steps=self.step, tokens=tokens, elapsed_s=self._elapsed(), finished_at=now())
+        if final is not None:
+            self.progress.message(f"finished: final val_loss {final:.4f} after {self.step} steps, {tokens:,} tokens")
+        return RunResult(self.out, status, final, diverged_at, self.step, tokens, list(self.history))
+
+
+class _Meter:
+    """Training throughput between log entries, evaluation and checkpoint time excluded."""
+
+    def __init__(self) -> None:
+        self.tokens, self.seconds = 0, 0.0
+
+    @contextlib.contextmanager
+    def timing(self):
+        t = time.perf_counter()
+        yield
+        self.seconds += time.perf_counter() - t
+
+    def rate(self) -> float:
+        rate = self.tokens / self.seconds if self.seconds > 0 else 0.0
+        self.tokens, self.seconds = 0, 0.0
+        return rate
+
+
+def _every(step: int, k: int) -> bool:
+    return k > 0 and step % k == 0
+
+
+def _check_out_dir(out: Path, resume: bool, dist: Dist) -> None:
+    """Refuse to overwrite a finished or running run unless resuming. Rank 0 looks; all ranks obey."""
+    taken = dist.is_main and not resume and (out / RECORD_FILENAME).exists()
+    if distributed.broadcast_flag(taken, dist):
+        raise ValueError(f"{out} already holds a run ({RECORD_FILENAME}); pass --resume to continue it "
+                         "or choose another run.out")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

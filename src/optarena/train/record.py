@@ -1,0 +1,116 @@
+"""DIR/run.json: what a run was and where it ended, enough to reproduce it (STYLE.md §12).
+
+    status            "running" | "finished" | "diverged" | "failed" (an exception stopped the
+                      process; "error" says which; --resume continues from the last checkpoint)
+    config            the resolved TrainConfig; plan: model shape, parameter counts, steps, batch
+    data              the data source's meta (tokenizer, vocab, entropies for synthetic data)
+    final_val_loss    mean cross-entropy (nats/token) on the whole validation set; null unless finished
+    diverged_at_step  the step whose loss tripped the divergence rule (see divergence.py), or null
+    steps, tokens     optimizer steps and training tokens done so far
+    git               commit of the optarena source tree and whether tracked files were modified
+    versions          python, torch, numpy, optarena (+ CUDA/cuDNN when present)
+    hardware          CPU model and cores, GPU names, world size
+
+Rewritten atomically (temp file + os.replace) at the start, at each checkpoint and at the end.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import optarena
+
+FILENAME = "run.json"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomic JSON write; non-finite floats become null (strict JSON has no NaN)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def json_safe(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def environment(world_size: int = 1) -> dict[str, Any]:
+    return {"git": git_state(), "versions": versions(), "hardware": hardware(world_size),
+            "command": sys.argv}
+
+
+def git_state() -> dict[str, Any]:
+    """The commit of the repository holding the optarena source, if it is one."""
+    src = Path(optarena.__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=src, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    # Tracked files only: untracked run outputs beside the code would mark every run dirty.
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def versions() -> dict[str, Any]:
+    v = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+         "optarena": optarena.__version__}
+    if torch.cuda.is_available():
+        v.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+    return v
+
+
+def hardware(world_size: int = 1) -> dict[str, Any]:
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpus": gpus,
+            "platform": platform.platform(), "world_size": world_size}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class RunRecord:
+    """The run.json document, kept in memory and rewritten whole on each `save`."""
+
+    def __init__(self, out: Path, fields: dict[str, Any], enabled: bool = True) -> None:
+        self.path, self.enabled = out / FILENAME, enabled
+        self.doc: dict[str, Any] = dict(fields)
+
+    def update(self, **fields: Any) -> None:
+        self.doc.update(fields, updated_at=now())
+        if self.enabled:
+            write_json(self.path, self.doc)

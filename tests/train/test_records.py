@@ -1,0 +1,80 @@
+"""What a run leaves behind: metrics.jsonl and run.json, with the keys and values a suite reads."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from optarena.cli import main
+from optarena.train import load_config, train
+
+from .helpers import tiny_run
+
+ENTRY_KEYS = {"step", "tokens", "train_loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "peak_mem_bytes"}
+
+
+@pytest.fixture(scope="module")
+def run(shard_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = train(load_config(None, tiny_run(shard_dir, out, steps=6, log_every=2, eval_every=3, eval_tokens=512)))
+    return result, out
+
+
+def test_metrics_jsonl(run):
+    result, out = run
+    entries = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in entries] == [2, 3, 4, 6]  # log_every 2, plus the evaluation at 3
+    for e in entries:
+        assert ENTRY_KEYS <= e.keys()
+        assert e["tokens"] == e["step"] * 256 and e["peak_mem_bytes"] > 0
+        assert math.isfinite(e["train_loss"]) and e["grad_norm"] > 0 and e["lr"] > 0
+    assert entries[1]["val_tokens"] == 512 - 512 % 32  # the fixed prefix during training
+    assert entries[-1]["val_tokens"] == (2**13 - 1) // 32 * 32  # the whole val set at the end
+    assert entries[-1]["val_loss"] == result.final_val_loss
+    assert "val_loss" not in entries[0]
+    assert entries == result.history
+
+
+def test_run_json(run):
+    result, out = run
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["final_val_loss"] == result.final_val_loss
+    assert record["diverged_at_step"] is None and (record["steps"], record["tokens"]) == (6, 6 * 256)
+    assert record["config"]["optim"]["name"] == "adamw" and record["config"]["data"]["seq_len"] == 32
+    assert record["plan"]["total_steps"] == 6 and record["plan"]["model"]["vocab_size"] == 64
+    assert record["plan"]["params_total"] > record["plan"]["params_non_embedding"] > 0
+    assert record["data"]["vocab_size"] == 64 and "unigram_entropy" in record["data"]
+    assert set(record["git"]) == {"commit", "dirty"}
+    assert {"python", "torch", "numpy", "optarena"} <= record["versions"].keys()
+    assert record["hardware"]["cpu_cores"] >= 1 and record["hardware"]["cpu"]
+    assert record["hardware"]["world_size"] == 1
+    assert record["started_at"] <= record["finished_at"]
+
+
+def test_missing_mirror_package_is_a_clear_error(shard_dir, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed")
+    with pytest.raises(ValueError, match=r"log.tensorboard=true needs the 'tensorboard' package"):
+        train(load_config(None, tiny_run(shard_dir, tmp_path, tensorboard=True)))
+    assert not (tmp_path / "run.json").exists()  # refused before any work
+
+
+def test_cli_train(shard_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["train", "--model", "tiny", "--data", str(shard_dir), "--seq-len", "32", "--batch-tokens", "256",
+                 "--steps", "3", "--out", str(out), "--progress", "off", "--optimizer", "adamw", "--lr", "2e-3",
+                 "--opt", "betas=(0.9, 0.95)", "--opt", "weight_decay=0.1", "--set", "eval_tokens=512"])
+    assert code == 0
+    assert "finished" in capsys.readouterr().out
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["optim"]["hp"] == {"betas": [0.9, 0.95], "weight_decay": 0.1}
+    assert record["config"]["optim"]["lr"] == 2e-3
+
+
+def test_cli_train_reports_config_errors(capsys):
+    assert main(["train", "--set", "lrr=1"]) == 2
+    assert "did you mean 'lr'" in capsys.readouterr().err
