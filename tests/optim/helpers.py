@@ -41,3 +41,39 @@ def run(opt, params, steps: int, peak: float, seed: int = 1, scale: float = 1.0,
         opt.step()
         history.append((lr, grads))
     return history
+
+
+# --- small problems with gradients in closed form (fast constant-lr convergence checks) -------------------
+H = torch.logspace(0, 2, 10, dtype=torch.float64)  # curvatures 1 … 100: condition number 100
+X_STAR = torch.linspace(-1.0, 1.0, 10, dtype=torch.float64)
+
+
+def quadratic_grad(x):  # f = ½ Σ h·(x − x*)²
+    return H * (x - X_STAR)
+
+
+def rosenbrock_grad(x):  # f = (1 − a)² + 100·(b − a²)², minimum at (1, 1)
+    a, b = x
+    return torch.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
+
+
+def minimise(cls, grad, x0, steps, **kw):
+    """Run optimizer class ``cls`` on one parameter with a constant lr; returns the final point."""
+    x = x0.clone().requires_grad_()
+    opt = cls([x], **kw)
+    for _ in range(steps):
+        x.grad = grad(x.detach())
+        opt.step()
+    return x.detach()
+
+
+class TinyDecoder(torch.nn.Module):
+    """Just enough of a decoder for role routing: layers.0.attn.q_proj and layers.0.mlp.up_proj."""
+
+    def __init__(self):
+        super().__init__()
+        block = torch.nn.Module()
+        block.attn, block.mlp = torch.nn.Module(), torch.nn.Module()
+        block.attn.q_proj = torch.nn.Linear(4, 4, bias=False)
+        block.mlp.up_proj = torch.nn.Linear(4, 8, bias=False)
+        self.layers = torch.nn.ModuleList([block])

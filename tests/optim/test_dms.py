@@ -4,12 +4,11 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from optarena import optim
 from optarena.optim.dms import DMS
 
-from .helpers import random_params, run
+from .helpers import TinyDecoder, X_STAR, minimise, quadratic_grad, random_params, rosenbrock_grad, run
 
 SCALE = 0.3  # gradient scale: per-tensor norms fall both above and below clip = 1 (asserted below)
 
@@ -98,16 +97,6 @@ def test_rejects_bad_hyperparameters(kwargs, fragment):
     assert fragment in str(e.value) and "expected" in str(e.value)
 
 
-class TinyDecoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        block = nn.Module()
-        block.attn, block.mlp = nn.Module(), nn.Module()
-        block.attn.q_proj = nn.Linear(4, 4, bias=False)
-        block.mlp.up_proj = nn.Linear(4, 8, bias=False)
-        self.layers = nn.ModuleList([block])
-
-
 @pytest.mark.parametrize("base_lr", [None, 2e-3])
 def test_create_applies_table_1_per_role(base_lr):
     opt = optim.create("dms", TinyDecoder(), **({} if base_lr is None else dict(lr=base_lr)))
@@ -119,35 +108,13 @@ def test_create_applies_table_1_per_role(base_lr):
     assert attn["lr"] == pytest.approx(1.5 * base) and mlp["lr"] == pytest.approx(base)
 
 
-# --- convergence with a constant lr (gradients in closed form: fast) ----------------------------------
-H = torch.logspace(0, 2, 10, dtype=torch.float64)  # curvatures 1 … 100: condition number 100
-X_STAR = torch.linspace(-1.0, 1.0, 10, dtype=torch.float64)
-
-
-def quadratic_grad(x):  # f = ½ Σ h·(x − x*)²
-    return H * (x - X_STAR)
-
-
-def rosenbrock_grad(x):  # f = (1 − a)² + 100·(b − a²)², minimum at (1, 1)
-    a, b = x
-    return torch.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
-
-
-def minimise(grad, x0, steps, **kw):
-    x = x0.clone().requires_grad_()
-    opt = DMS([x], **kw)
-    for _ in range(steps):
-        x.grad = grad(x.detach())
-        opt.step()
-    return x.detach()
-
-
+# --- convergence with a constant lr ---------------------------------------------------------------
 def test_converges_on_quadratic():
     # with clip = 1 DMS is momentum SGD on clipped gradients: lr·h_max must stay small (here 3)
-    x = minimise(quadratic_grad, torch.zeros(10, dtype=torch.float64), steps=500, lr=3e-2)
+    x = minimise(DMS, quadratic_grad, torch.zeros(10, dtype=torch.float64), steps=500, lr=3e-2)
     assert (x - X_STAR).norm() < 1e-2
 
 
 def test_converges_on_rosenbrock():
-    x = minimise(rosenbrock_grad, torch.tensor([-1.0, 1.0], dtype=torch.float64), steps=800, lr=2e-2)
+    x = minimise(DMS, rosenbrock_grad, torch.tensor([-1.0, 1.0], dtype=torch.float64), steps=800, lr=2e-2)
     assert (x - 1.0).norm() < 1e-2

@@ -8,7 +8,7 @@ import torch
 from optarena.optim.adam import AdamFamily
 from optarena.optim.stable_momentum import StableMomentum
 
-from .helpers import random_params, run
+from .helpers import X_STAR, minimise, quadratic_grad, random_params, rosenbrock_grad, run
 
 SCALE = 0.3  # gradient scale: per-tensor norms fall both above and below clip = 1 (asserted below)
 
@@ -104,35 +104,13 @@ def test_rejects_bad_hyperparameters(kwargs, fragment):
     assert fragment in str(e.value) and "expected" in str(e.value)
 
 
-# --- convergence with a constant lr (gradients in closed form: fast) ----------------------------------
-H = torch.logspace(0, 2, 10, dtype=torch.float64)  # curvatures 1 … 100: condition number 100
-X_STAR = torch.linspace(-1.0, 1.0, 10, dtype=torch.float64)
-
-
-def quadratic_grad(x):  # f = ½ Σ h·(x − x*)²
-    return H * (x - X_STAR)
-
-
-def rosenbrock_grad(x):  # f = (1 − a)² + 100·(b − a²)², minimum at (1, 1)
-    a, b = x
-    return torch.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
-
-
-def minimise(grad, x0, steps, **kw):
-    x = x0.clone().requires_grad_()
-    opt = StableMomentum([x], **kw)
-    for _ in range(steps):
-        x.grad = grad(x.detach())
-        opt.step()
-    return x.detach()
-
-
+# --- convergence with a constant lr ---------------------------------------------------------------
 def test_converges_on_quadratic():
     # Adam-normalised steps: with a constant lr the iterate settles within ~lr/10 of x*, not at it
-    x = minimise(quadratic_grad, torch.zeros(10, dtype=torch.float64), steps=500, lr=1e-2)
+    x = minimise(StableMomentum, quadratic_grad, torch.zeros(10, dtype=torch.float64), steps=500, lr=1e-2)
     assert (x - X_STAR).norm() < 1e-2
 
 
 def test_converges_on_rosenbrock():
-    x = minimise(rosenbrock_grad, torch.tensor([-1.0, 1.0], dtype=torch.float64), steps=800, lr=1e-2)
+    x = minimise(StableMomentum, rosenbrock_grad, torch.tensor([-1.0, 1.0], dtype=torch.float64), steps=800, lr=1e-2)
     assert (x - 1.0).norm() < 1e-2

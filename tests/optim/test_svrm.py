@@ -4,12 +4,11 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from optarena import optim
 from optarena.optim.svrm import SVRM
 
-from .helpers import random_grads, random_params, run
+from .helpers import TinyDecoder, X_STAR, minimise, quadratic_grad, random_grads, random_params, rosenbrock_grad, run
 
 
 def reference(p0, history, *, betas=(0.85, 0.98), gamma=0.3, eps=1e-8, weight_decay=0.1,
@@ -133,51 +132,20 @@ def test_rejects_bad_hyperparameters(kwargs, fragment):
     assert fragment in str(e.value) and "expected" in str(e.value)
 
 
-class TinyDecoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        block = nn.Module()
-        block.attn, block.mlp = nn.Module(), nn.Module()
-        block.attn.q_proj = nn.Linear(4, 4, bias=False)
-        block.mlp.up_proj = nn.Linear(4, 8, bias=False)
-        self.layers = nn.ModuleList([block])
-
-
 def test_create_scales_attention_lr():
     groups = {g["role"]: g for g in optim.create("svrm", TinyDecoder(), lr=1e-3).param_groups}
     assert groups["attention"]["lr"] == pytest.approx(1.1e-3) and groups["mlp"]["lr"] == 1e-3
     assert groups["attention"]["weight_decay"] == 0.1 == groups["mlp"]["weight_decay"]
 
 
-# --- convergence with a constant lr (gradients in closed form: fast) ----------------------------------
+# --- convergence with a constant lr ---------------------------------------------------------------
 # weight_decay=0: the paper's default 0.1 (decoupled) moves the fixed point away from x*.
-H = torch.logspace(0, 2, 10, dtype=torch.float64)  # curvatures 1 … 100: condition number 100
-X_STAR = torch.linspace(-1.0, 1.0, 10, dtype=torch.float64)
-
-
-def quadratic_grad(x):  # f = ½ Σ h·(x − x*)²
-    return H * (x - X_STAR)
-
-
-def rosenbrock_grad(x):  # f = (1 − a)² + 100·(b − a²)², minimum at (1, 1)
-    a, b = x
-    return torch.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
-
-
-def minimise(grad, x0, steps, **kw):
-    x = x0.clone().requires_grad_()
-    opt = SVRM([x], weight_decay=0.0, **kw)
-    for _ in range(steps):
-        x.grad = grad(x.detach())
-        opt.step()
-    return x.detach()
-
-
 def test_converges_on_quadratic():
-    x = minimise(quadratic_grad, torch.zeros(10, dtype=torch.float64), steps=500, lr=1e-2)
+    x = minimise(SVRM, quadratic_grad, torch.zeros(10, dtype=torch.float64), steps=500, lr=1e-2, weight_decay=0.0)
     assert (x - X_STAR).norm() < 1e-2
 
 
 def test_converges_on_rosenbrock():
-    x = minimise(rosenbrock_grad, torch.tensor([-1.0, 1.0], dtype=torch.float64), steps=2500, lr=5e-3)
+    x = minimise(SVRM, rosenbrock_grad, torch.tensor([-1.0, 1.0], dtype=torch.float64), steps=2500, lr=5e-3,
+                 weight_decay=0.0)
     assert (x - 1.0).norm() < 1e-2
