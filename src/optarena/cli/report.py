@@ -12,11 +12,20 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="write DIR/leaderboard.md and a self-contained DIR/report.html",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "report",
+        help="write DIR/leaderboard.md and a self-contained DIR/report.html",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("results_dir", metavar="DIR", help="an `optarena bench --out` directory (holds results.db)")
-    p.add_argument("--bootstrap", type=int, default=200, metavar="N",
-                   help="bootstrap replicates per compute-multiplier band (default 200; 0: no bands)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=200,
+        metavar="N",
+        help="bootstrap replicates per compute-multiplier band (default 200; 0: no bands)",
+    )
     p.set_defaults(func=run)
 
 

@@ -1,0 +1,39 @@
+"""`build_report(results_dir)`: read DIR/results.db, write DIR/leaderboard.md and DIR/report.html."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from optarena.report.document import to_html, to_markdown
+from optarena.report.ladder import find_ladders, fit_ladder
+from optarena.report.results import load_results
+from optarena.report.sections import report_blocks
+from optarena.report.standings import build_cells
+
+MARKDOWN_NAME = "leaderboard.md"
+HTML_NAME = "report.html"
+
+
+def build_report(results_dir: str | Path, num_bootstrap: int = 200) -> tuple[Path, Path]:
+    """Write the leaderboard (Markdown) and the self-contained report (HTML) into `results_dir`.
+
+    Deterministic: the same database gives byte-identical files (the bootstrap is seeded and no build
+    time is written), so rebuilding is idempotent. `num_bootstrap`: replicates per multiplier band
+    (0: no bands).
+    """
+    results = load_results(results_dir)
+    cells = build_cells(results)
+    ladders = [fit_ladder(ladder, num_bootstrap) for ladder in find_ladders(cells)]
+    blocks = report_blocks(results, cells, ladders, command_dir=str(results_dir))
+    md, html = results.path / MARKDOWN_NAME, results.path / HTML_NAME
+    _write(md, to_markdown(blocks))
+    _write(html, to_html(blocks, title=f"optarena report: {results.meta.get('suite', '?')}"))
+    return md, html
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically: a reader (or a browser reloading the page) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,196 @@
+"""One cell's section of the report: the ranked table, its plots and the loss ratio to AdamW at set steps."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from optarena.report import figures, fmt
+from optarena.report.curves import MeanCurve, checkpoints, loss_ratio, mean_curve
+from optarena.report.document import Block, Figure, Heading, Styled, Table, Text
+from optarena.report.results import Results
+from optarena.report.standings import ALPHA, BASELINE, Cell, Standing
+
+VERDICT_TONE = {"better": "good", "worse": "bad"}
+RATIO_CAPTION = (
+    "Validation loss / AdamW's validation loss at matching steps, best LRs, seed means (the DMS paper's Table 3 view)."
+)
+
+
+def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data: bool) -> list[Block]:
+    label = fmt.cell_label(cell, with_data=True)
+    means = {s.optimizer: c for s in cell.standings if (c := mean_curve(s, results.curves)) is not None}
+    blocks: list[Block] = [Heading(fmt.cell_label(cell, with_data), 3), Text(_cell_summary(cell, results))]
+    blocks.append(leaderboard_table(cell))
+    if any(s.edge for s in cell.standings):
+        names = ", ".join(f"`{s.optimizer}`" for s in cell.standings if s.edge)
+        blocks.append(
+            Text(
+                f"Best LR at the edge of the LR grid for {names}: the optimum may lie outside the grid "
+                "and the loss shown is only an upper bound. Extend the grid before trusting this ranking.",
+                "warn",
+            )
+        )
+    ratios = _ratios(means)
+    if figures.available():
+        blocks += _figures(cell, means, ratios, colours, label)
+    if ratios:
+        blocks.append(_ratio_table(means[BASELINE], ratios))
+    return blocks
+
+
+def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str, str], label: str) -> list[Block]:
+    out = []
+    if means:
+        out.append(
+            _figure(
+                figures.loss_vs_tokens(means, colours, f"validation loss, {label}"),
+                "Validation loss at each optimizer's best LR",
+                "Seed mean; shaded: min–max over seeds.",
+            )
+        )
+    if any(p.losses or p.num_diverged for s in cell.standings for p in s.lr_points):
+        out.append(
+            _figure(
+                figures.lr_sensitivity(cell, colours, f"LR sensitivity, {label}"),
+                "LR sensitivity",
+                "Final validation loss against peak LR (mean ± std over seeds); x on the top edge: "
+                "diverged; open circle: best LR.",
+            )
+        )
+    if ratios:
+        fig = figures.loss_ratio(
+            {k: (x, r) for k, (_, x, r) in ratios.items()},
+            colours,
+            f"loss ratio to AdamW, {label}",
+            figures.x_label([means[BASELINE]]),
+        )
+        out.append(_figure(fig, "Loss ratio to AdamW", "Seed-mean validation loss over AdamW's at matching steps."))
+    if cell.loss_floor is not None and means:
+        fig = figures.excess_loss(means, cell.loss_floor, colours, f"excess loss over the entropy floor, {label}")
+        out.append(
+            _figure(
+                fig,
+                "Excess loss over the entropy floor",
+                f"Synthetic data with a known entropy rate of {cell.loss_floor:.4f} nats/token.",
+            )
+        )
+    return out
+
+
+def leaderboard_table(cell: Cell) -> Table:
+    header = [
+        "#",
+        "optimizer",
+        "final val loss, mean ± std (n seeds)",
+        "Δ vs AdamW",
+        f"vs AdamW (Welch, α={ALPHA:g})",
+        "best LR",
+        "LR grid",
+        "diverged LRs",
+        "tokens/s",
+        "opt-state memory (vs AdamW)",
+        "opt step time (vs AdamW)",
+    ]
+    if cell.loss_floor is not None:
+        header.append("excess over floor")
+    base, rank, rows = cell.baseline, 0, []
+    for s in cell.standings:
+        rank += s.status == "ranked"
+        row = [
+            str(rank) if s.status == "ranked" else fmt.MISSING,
+            f"`{s.optimizer}`",
+            _loss_cell(s),
+            *_versus(s, cell),
+            fmt.lr(s.best_lr),
+            _grid_cell(s),
+            _diverged_cell(s),
+            fmt.count(s.tokens_per_s),
+            _overhead(fmt.nbytes, s.opt_state_bytes, base and base.opt_state_bytes),
+            _overhead(fmt.seconds, s.opt_step_s, base and base.opt_step_s),
+        ]
+        if cell.loss_floor is not None:
+            row.append(f"{s.summary.mean - cell.loss_floor:.4f}" if s.summary else fmt.MISSING)
+        rows.append(tuple(row))
+    caption = "" if base else "No finished AdamW run in this cell: no Δ and no verdict."
+    return Table(tuple(header), tuple(rows), caption)
+
+
+def _loss_cell(s: Standing) -> str | Styled:
+    if s.status == "diverged":
+        return Styled(f"diverged (every run, {len(s.lr_points)} LRs)", "bad")
+    if s.status == "incomplete":
+        return Styled("incomplete (runs still pending)", "warn")
+    if s.status == "failed":
+        return Styled("no result (failed runs; see runs.error)", "bad")
+    return fmt.loss(s)
+
+
+def _versus(s: Standing, cell: Cell) -> tuple[str | Styled, str | Styled]:
+    base = cell.baseline
+    if s.optimizer == BASELINE and base is not None:
+        return "baseline", "baseline"
+    if s.verdict is None or base is None:
+        return fmt.MISSING, fmt.MISSING
+    v = s.verdict
+    return fmt.delta(v.delta, base.summary.mean), Styled(fmt.verdict(v), VERDICT_TONE.get(v.verdict, ""))
+
+
+def _grid_cell(s: Standing) -> str | Styled:
+    n = len(s.lr_points)
+    tried = f"{n} LR{'s' if n != 1 else ''}"
+    if s.edge == "edge":
+        return Styled(f"⚠ AT EDGE (the bench's flag; {tried} here)", "warn")
+    if s.edge:
+        return Styled(f"⚠ AT EDGE: {s.edge} of {tried}", "warn")
+    return tried
+
+
+def _diverged_cell(s: Standing) -> str | Styled:
+    k = s.num_diverged_lrs
+    return Styled(f"✗ {k} of {len(s.lr_points)}", "bad") if k else "0"
+
+
+def _overhead(format_one, x: float | None, base: float | None) -> str:
+    if x is None:
+        return fmt.MISSING
+    return f"{format_one(x)} ({fmt.ratio(x, base)})" if base else format_one(x)
+
+
+def _cell_summary(cell: Cell, results: Results) -> str:
+    runs = [r for r in results.runs if (r.model, r.tokens, r.data) == cell.key]
+    params = ""
+    if cell.params_total:
+        params = f"N = {fmt.count(cell.params_total)} parameters ({fmt.count(cell.params_nonemb)} non-embedding) · "
+    picked = {s.picked_by for s in cell.standings if s.picked_by}
+    how = " · best LRs picked by " + " and ".join(sorted(picked)) if picked else ""
+    return (
+        f"Model `{cell.key.model}`, data `{cell.key.data}`, {fmt.count(cell.key.tokens)} training tokens. {params}"
+        f"{len(cell.standings)} optimizers, {len(runs)} runs ({fmt.statuses(runs)}){how}."
+    )
+
+
+def _ratios(means: dict[str, MeanCurve]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{optimizer: (steps, x, L / L_adamw)} for every optimizer but AdamW, when AdamW has a curve."""
+    base = means.get(BASELINE)
+    if base is None or len(base.step) < 2:
+        return {}
+    return {k: loss_ratio(c, base) for k, c in means.items() if k != BASELINE}
+
+
+def _ratio_table(base: MeanCurve, ratios) -> Table:
+    idx = checkpoints(len(base.step))
+    header = ["optimizer"]
+    for i in idx:
+        tokens = f" ({fmt.count(base.tokens[i])})" if math.isfinite(base.tokens[i]) else ""
+        header.append(f"step {base.step[i]}{tokens}")
+    rows = []
+    for name, (steps, _, r) in ratios.items():
+        at = dict(zip(steps.tolist(), r.tolist()))
+        rows.append((f"`{name}`", *(f"{at[s]:.3f}" if (s := int(base.step[i])) in at else fmt.MISSING for i in idx)))
+    return Table(tuple(header), tuple(rows), RATIO_CAPTION)
+
+
+def _figure(fig, title: str, caption: str) -> Figure:
+    return Figure(title, figures.png(fig), caption)

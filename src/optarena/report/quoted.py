@@ -1,0 +1,132 @@
+"""The seed papers' own numbers (quoted.toml), set beside ours.
+
+For a "final" table the report prints each method's number, its loss ratio to the paper's baseline
+(ln of perplexities, since loss = ln perplexity) and, for the methods we ran, our loss ratio to our
+AdamW in every cell where both have a result, with our Welch verdict. The settings differ (model,
+data, tokens, tuning), so the ratios, not the absolute numbers, are what can agree or disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+from optarena.report import fmt
+from optarena.report.document import Block, Heading, Styled, Table, Text
+from optarena.report.ladder import Ladder, compute_of
+from optarena.report.standings import BASELINE, Cell
+from optarena.scaling import compute_multiplier
+
+
+@dataclass(frozen=True)
+class Quoted:
+    papers: tuple[dict, ...]
+    tuned_adamw: dict
+
+
+def load_quoted() -> Quoted:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    text = resources.files("optarena.report").joinpath("quoted.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    return Quoted(tuple(data["paper"]), data["tuned_adamw"])
+
+
+def quoted_blocks(cells: list[Cell], ladders: list[Ladder], with_data: bool) -> list[Block]:
+    quoted = load_quoted()
+    blocks: list[Block] = [
+        Heading("Quoted from the papers"),
+        Text(
+            "Every number in this section is **quoted** from the seed papers (or their code), not measured "
+            "by optarena. Our columns are our own measurements from this suite, in its settings.",
+            "note",
+        ),
+        Text(quoted.tuned_adamw["text"] + f"\nSource: {quoted.tuned_adamw['source']}.", "warn"),
+    ]
+    for paper in quoted.papers:
+        blocks += _paper_blocks(paper, cells, ladders, with_data)
+    return blocks
+
+
+def _paper_blocks(paper: dict, cells, ladders, with_data) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(f"{paper['title']} ({paper['authors']}, {paper['date']})", 3),
+        Text(f"Setting: {paper['setting']}.\nSource: {paper['source']}."),
+    ]
+    if paper.get("claims"):
+        blocks.append(Text("Quoted:\n" + "\n".join(f"• {claim}" for claim in paper["claims"]), "note"))
+    ours = _our_multipliers(ladders, paper.get("claims_optimizers", ()))
+    if ours:
+        blocks.append(
+            Text(
+                "Ours (compute multiplier vs AdamW at the ladder's largest compute, fit [5–95% bootstrap band]): "
+                + "; ".join(ours)
+                + "."
+            )
+        )
+    for table in paper.get("tables", ()):
+        blocks.append(_final_table(table, cells, with_data) if table["kind"] == "final" else _plain_table(table))
+    return blocks
+
+
+def _plain_table(table: dict) -> Table:
+    return Table(tuple(table["columns"]), tuple(tuple(r) for r in table["rows"]), f"Quoted. {table['caption']}")
+
+
+def _final_table(table: dict, cells: list[Cell], with_data: bool) -> Table:
+    to_loss = math.log if table["metric"] == "perplexity" else float
+    base = next(r for r in table["rows"] if r["name"] == table["baseline"])
+    rows = []
+    for r in table["rows"]:
+        theirs = "baseline" if r is base else _ratio_text(to_loss(r["value"]) / to_loss(base["value"]))
+        opt = r.get("optimizer", "")
+        ours = "baseline" if opt == BASELINE else _our_ratios(opt, cells, with_data) if opt else fmt.MISSING
+        rows.append((r["name"], f"{r['value']:g}", theirs, f"`{opt}`" if opt else fmt.MISSING, ours))
+    metric = "loss ratio (ln perplexity)" if table["metric"] == "perplexity" else "loss ratio"
+    header = (
+        "method (paper)",
+        f"paper's {table['metric']}",
+        f"paper: {metric} vs {table['baseline']}",
+        "our optimizer",
+        "ours: loss ratio vs our AdamW, per cell",
+    )
+    return Table(header, tuple(rows), f"Quoted. {table['caption']}")
+
+
+def _ratio_text(r: float) -> str:
+    return f"{r:.3f} ({100 * (r - 1):+.1f}%)"
+
+
+def _our_ratios(opt: str, cells: list[Cell], with_data: bool) -> str | Styled:
+    parts = []
+    for cell in cells:
+        s, base = cell.get(opt), cell.baseline
+        if s is None or base is None or s.summary is None:
+            continue
+        detail = f" [{fmt.verdict(s.verdict)}]" if s.verdict else ""
+        parts.append(f"{fmt.cell_label(cell, with_data)}: {_ratio_text(s.summary.mean / base.summary.mean)}{detail}")
+    if parts:
+        return "\n".join(parts)
+    ran = any(cell.get(opt) is not None for cell in cells)
+    return Styled("no result beside a finished AdamW" if ran else "not run in this suite")
+
+
+def _our_multipliers(ladders: list[Ladder], names) -> list[str]:
+    """Our multiplier vs AdamW at each ladder's largest compute, with its bootstrap band when there is one."""
+    out = []
+    for lad in ladders:
+        C = max(compute_of(c) for c in lad.cells)
+        for name in (n for n in names if n in lad.compared):
+            gain = compute_multiplier(lad.fit, name, [C])[0]
+            if not math.isfinite(gain):
+                continue
+            text = f"`{name}` on {lad.data} ({lad.rule}): {gain:.3f}"
+            band = lad.bands.get(name)
+            if band is not None:
+                text += f" [{band.low[-1]:.3f}, {band.high[-1]:.3f}]"  # the grid ends at the largest C
+            out.append(text)
+    return out

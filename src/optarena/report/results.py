@@ -1,0 +1,108 @@
+"""Read DIR/results.db, the SQLite file `optarena bench` writes, into plain frozen records.
+
+Opened read-only (``mode=ro``), so a report can be built while the bench is still writing. Schema
+version 1 (tables meta, runs, curves, choices); see optarena.bench for the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+DB_NAME = "results.db"
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of `runs`: the columns a report reads."""
+
+    id: int
+    model: str
+    optimizer: str  # display name: a registry name or a variant such as "stable-momentum clip=0.5"
+    lr: float
+    seed: int
+    tokens: int
+    data: str
+    phase: str  # sweep | extend | seeds | fixed
+    status: str  # pending | running | finished | diverged | failed
+    final_val_loss: float | None
+    diverged_at_step: int | None
+    tokens_per_s: float | None
+    opt_state_bytes: int | None
+    opt_step_s: float | None
+    params_total: int | None
+    params_nonemb: int | None
+    loss_floor: float | None  # entropy rate of synthetic data, else None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One row of `choices`: the bench's pick of the best LR for (model, optimizer, tokens, data)."""
+
+    best_lr: float
+    at_edge: bool
+    num_lr_points: int
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A run's validation evaluations, in step order."""
+
+    step: np.ndarray  # (E,) int
+    tokens: np.ndarray  # (E,) float; NaN where the bench did not record them
+    val_loss: np.ndarray  # (E,) float
+
+
+@dataclass(frozen=True)
+class Results:
+    path: Path  # the results directory
+    meta: dict[str, str]
+    runs: tuple[Run, ...]
+    choices: dict[tuple[str, str, int, str], Choice]  # (model, optimizer, tokens, data) -> choice
+    curves: dict[int, Curve]  # run id -> its validation curve (runs without evaluations absent)
+
+
+def load_results(results_dir: str | Path) -> Results:
+    """Everything a report needs from `results_dir`/results.db."""
+    path = Path(results_dir)
+    db = path / DB_NAME
+    if not db.is_file():
+        raise FileNotFoundError(f"no {DB_NAME} in {path} (is it an `optarena bench --out` directory?)")
+    con = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        version = meta.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"{db}: schema_version {version!r}, this report reads {SCHEMA_VERSION!r}")
+        return Results(path, meta, _runs(con), _choices(con), _curves(con))
+    finally:
+        con.close()
+
+
+def _runs(con: sqlite3.Connection) -> tuple[Run, ...]:
+    columns = [f.name for f in fields(Run)]
+    rows = con.execute(f"SELECT {', '.join(columns)} FROM runs ORDER BY id").fetchall()
+    return tuple(Run(*row) for row in rows)
+
+
+def _choices(con: sqlite3.Connection) -> dict[tuple[str, str, int, str], Choice]:
+    rows = con.execute("SELECT model, optimizer, tokens, data, best_lr, at_edge, n_lr_points FROM choices")
+    return {(m, o, t, d): Choice(lr, bool(edge), n or 0) for m, o, t, d, lr, edge, n in rows if lr is not None}
+
+
+def _curves(con: sqlite3.Connection) -> dict[int, Curve]:
+    rows = con.execute(
+        "SELECT run_id, step, tokens, val_loss FROM curves WHERE val_loss IS NOT NULL ORDER BY run_id, step"
+    ).fetchall()
+    if not rows:
+        return {}
+    arr = np.array(rows, dtype=np.float64)  # (R, 4): run_id, step, tokens, val_loss
+    run_ids, starts = np.unique(arr[:, 0], return_index=True)
+    out = {}
+    for run_id, part in zip(run_ids, np.split(arr, starts[1:])):
+        out[int(run_id)] = Curve(part[:, 1].astype(np.int64), part[:, 2], part[:, 3])
+    return out

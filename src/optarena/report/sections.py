@@ -1,0 +1,201 @@
+"""The report as blocks: overview, a leaderboard per cell, ladders, the papers' numbers, reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import optarena
+from optarena.report import figures, fmt
+from optarena.report.document import Block, Code, Figure, Heading, Styled, Table, Text
+from optarena.report.ladder import Ladder, compute_of
+from optarena.report.leaderboard import VERDICT_TONE, cell_blocks
+from optarena.report.quoted import quoted_blocks
+from optarena.report.results import Results
+from optarena.report.standings import ALPHA, BASELINE, Cell
+from optarena.scaling import compute_multiplier
+
+HOW_TO_READ = (
+    "Each table ranks the optimizers of one cell (model × token budget × data) by final validation loss at "
+    "their best LR: mean ± sample std over seeds, n seeds. **Δ** and the **verdict** compare these seeds with "
+    f"AdamW's seeds at AdamW's best LR by Welch's t-test (two-sided, α = {ALPHA:g}); \"n/a (1 seed)\" when "
+    "either side has a single seed. **LR grid**: the LRs tried; **⚠ AT EDGE** when the best LR is the "
+    "lowest or highest of them, so the optimum may lie outside. **Diverged LRs**: LR points where a run "
+    "diverged; an optimizer whose every run diverged is listed last as diverged. tokens/s, optimizer-state "
+    "memory and optimizer step time are medians over the optimizer's finished runs in the cell, with the ratio "
+    "to AdamW's; — where not measured."
+)
+LADDER_NOTE = (
+    "Points: each optimizer's best-LR mean final loss per model size, against compute 6·N_nonemb·D in "
+    "PetaFLOP-hours. Lines: the joint fit L = a + b·C^−c (+ e·C^−f with ≥ 5 points) with one saturation a "
+    "shared by all optimizers (`optarena.scaling`, the ADANA paper's procedure). Compute multiplier: the "
+    "compute AdamW's fitted curve needs to reach the optimizer's loss, divided by the optimizer's compute "
+    "(> 1: the optimizer needs less). Band: 5–95% of a residual bootstrap of the fit. Dots: the data-only "
+    "affine-by-part estimate."
+)
+
+
+def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], command_dir: str) -> list[Block]:
+    with_data = len({c.key.data for c in cells}) > 1
+    colours = figures.palette({s.optimizer for c in cells for s in c.standings})
+    suite = results.meta.get("suite", "?")
+    blocks: list[Block] = [Heading(f"optarena report: {suite}", 1), Text(_intro(results))]
+    if not figures.available():
+        blocks.append(
+            Text("matplotlib is not installed (`pip install optarena[plot]`): this report has no plots.", "warn")
+        )
+    if not cells:
+        blocks.append(Text("The database has no runs yet.", "warn"))
+    blocks += _overview(cells, with_data) if cells else []
+    blocks += [Heading("Leaderboards"), Text(HOW_TO_READ, "note")]
+    for cell in cells:
+        blocks += cell_blocks(cell, results, colours, with_data)
+    if ladders:
+        blocks += [Heading("Scaling ladders"), Text(LADDER_NOTE, "note")]
+        for ladder in ladders:
+            blocks += _ladder_blocks(ladder, colours)
+    blocks += quoted_blocks(cells, ladders, with_data)
+    blocks += _reproducibility(results, command_dir)
+    return blocks
+
+
+def _intro(results: Results) -> str:
+    meta = results.meta
+    return (
+        f"Suite `{meta.get('suite', '?')}`, created {meta.get('created_at', '?')}. "
+        f"{len(results.runs)} runs: {fmt.statuses(results.runs)}. Built from this directory's `results.db`; "
+        'every number below is measured by optarena unless it is in the section "Quoted from the papers".'
+    )
+
+
+def _overview(cells: list[Cell], with_data: bool) -> list[Block]:
+    rows = []
+    for cell in cells:
+        ranked = [s for s in cell.standings if s.status == "ranked"]
+        top = ranked[0] if ranked else None
+        base = cell.baseline
+        verdict: str | Styled = fmt.MISSING
+        if top is not None and top.optimizer == BASELINE:
+            verdict = "is the baseline"
+        elif top is not None and top.verdict is not None:
+            verdict = Styled(fmt.verdict(top.verdict), VERDICT_TONE.get(top.verdict.verdict, ""))
+        rows.append(
+            (
+                fmt.cell_label(cell, with_data),
+                f"`{top.optimizer}`" if top else fmt.MISSING,
+                fmt.loss(top) if top else fmt.MISSING,
+                fmt.loss(base) if base else fmt.MISSING,
+                verdict,
+                str(sum(s.edge != "" for s in cell.standings)),
+            )
+        )
+    header = ("cell", "lowest loss", "its loss", "AdamW", "vs AdamW", "best LRs at a grid edge")
+    return [Heading("Overview"), Table(header, tuple(rows))]
+
+
+def _ladder_blocks(lad: Ladder, colours: dict[str, str]) -> list[Block]:
+    models = ", ".join(
+        f"`{c.key.model}` ({fmt.count(c.params_total)}, {fmt.count(c.key.tokens)} tokens)" for c in lad.cells
+    )
+    blocks: list[Block] = [Heading(f"Ladder: {lad.data}, {lad.rule}", 3), Text(f"Sizes: {models}.")]
+    columns = [f"`{c.key.model}` ({compute_of(c):.3g} PFH)" for c in lad.cells]
+    rows = []
+    for name in sorted({s.optimizer for c in lad.cells for s in c.standings}):
+        losses = [c.get(name).summary.mean if c.get(name) and c.get(name).summary else None for c in lad.cells]
+        fitted = "" if name in lad.points else " (not fitted: < 2 sizes)"
+        rows.append((f"`{name}`{fitted}", *(fmt.MISSING if x is None else f"{x:.4f}" for x in losses)))
+    blocks.append(Table(("optimizer", *columns), tuple(rows), "Best-LR mean final validation loss per size."))
+    if lad.problem:
+        blocks.append(Text(lad.problem, "warn"))
+    if lad.fit is None:
+        return blocks
+    two = ", ".join(f"`{name}`" for name, pts in lad.points.items() if len(pts) == 2)
+    if two and lad.bands:
+        warning = (
+            f"Only 2 sizes for {two}: a 2-parameter law passes through 2 points exactly, so such a curve has no "
+            "residuals to resample and its bootstrap band says nothing about uncertainty. 3 or more sizes give one."
+        )
+        blocks.append(Text(warning, "warn"))
+    blocks += _fit_figures(lad, colours)
+    if lad.compared:
+        blocks.append(_multiplier_table(lad, columns))
+    return blocks
+
+
+def _fit_figures(lad: Ladder, colours: dict[str, str]) -> list[Block]:
+    if not figures.available():
+        return []
+    from optarena.scaling.plots import plot_multiplier, plot_scaling
+
+    with figures.colour_cycle([colours[n] for n in lad.fit.curves]):  # plots colour curves C0, C1, … in fit order
+        out = [
+            Figure(
+                "Scaling fit",
+                figures.png(plot_scaling(lad.fit, lad.points)),
+                f"Best-LR final loss against compute, {lad.data}; shared a = {lad.fit.a:.4g}.",
+            )
+        ]
+        if lad.compared:
+            fig = plot_multiplier(lad.fit, lad.compared, lad.C_grid, bands=lad.bands, affine=lad.affine)
+            out.append(
+                Figure(
+                    "Compute multiplier vs AdamW",
+                    figures.png(fig),
+                    "Fitted multiplier with its 5–95% bootstrap band; dots: affine by part.",
+                )
+            )
+    return out
+
+
+def _multiplier_table(lad: Ladder, columns: list[str]) -> Table:
+    rows = []
+    for name in lad.compared:
+        row = [f"`{name}`"]
+        for cell in lad.cells:
+            C = compute_of(cell)
+            gain = compute_multiplier(lad.fit, name, [C])[0]
+            text = f"{gain:.3f}" if math.isfinite(gain) else fmt.MISSING
+            band = lad.bands.get(name)
+            if band is not None and math.isfinite(gain):
+                i = int(np.argmin(np.abs(np.log(band.C) - math.log(C))))  # the grid holds every cell's C
+                text += f" [{band.low[i]:.3f}, {band.high[i]:.3f}]"
+            C_aff, g_aff = lad.affine.get(name, ((), ()))
+            near = [g for c, g in zip(C_aff, g_aff) if math.isclose(c, C, rel_tol=1e-9)]
+            row.append(text + (f"; data {near[0]:.3f}" if near else ""))
+        rows.append(tuple(row))
+    return Table(
+        ("optimizer", *columns),
+        tuple(rows),
+        "Compute multiplier vs AdamW at each size: fit [5–95% bootstrap]; data: affine by part.",
+    )
+
+
+def _reproducibility(results: Results, command_dir: str) -> list[Block]:
+    meta = results.meta
+    suite = meta.get("suite", "SUITE")
+    mode = meta.get("mode", "")
+    rows = [
+        ("suite", f"`{suite}`"),
+        ("description", meta.get("description", fmt.MISSING)),
+        ("mode", mode or fmt.MISSING),
+        ("created", meta.get("created_at", fmt.MISSING)),
+        ("optarena version (bench)", meta.get("optarena_version", fmt.MISSING)),
+        ("git commit (bench)", f"`{meta.get('git_commit', fmt.MISSING)}`"),
+        ("optarena version (this report)", optarena.__version__),
+        ("schema version", meta.get("schema_version", fmt.MISSING)),
+    ]
+    flag = {"full": " --full", "smoke": " --smoke"}.get(mode, "")  # the bench's modes besides "cpu"
+    commands = (
+        f"# rebuild this report\noptarena report {command_dir}\n"
+        f"# rerun the suite (finished cells are kept)\noptarena bench {suite}{flag} --out {command_dir}"
+    )
+    blocks: list[Block] = [Heading("Reproducibility"), Table(("", "value"), tuple(rows)), Code(commands, "sh")]
+    toml = meta.get("suite_toml")
+    if not toml:
+        return blocks + [Text("The database stores no suite TOML.", "warn")]
+    note = (
+        f"The suite TOML as the bench read it. If `{suite}` is not a named suite (`optarena bench --list`), "
+        f"save it as `{suite}.toml` and pass that path instead of the name."
+    )
+    return blocks + [Text(note), Code(toml, "toml")]

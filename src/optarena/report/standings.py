@@ -1,0 +1,217 @@
+"""Per cell (model, tokens, data): each optimizer's best LR, its seeds there, and its verdict against AdamW.
+
+* Best LR: the bench's pick from the `choices` table when it has one, else the LR with the lowest
+  mean final loss over its finished seeds. It is *at the edge* when it is the lowest or highest LR
+  tried (finished or diverged): the optimum may lie outside the grid, and the loss is then an upper
+  bound on what the optimizer can do.
+* The optimizer's result is its finished runs at the best LR, one per seed (the latest run when a
+  seed repeats): mean, sample std and n (`optarena.stats.summarize`), and the Welch verdict against
+  AdamW's runs at *its* best LR (`compare_to_baseline`, alpha 0.05; "n/a (1 seed)" below 2 seeds).
+* Throughput, optimizer-state bytes and optimizer step time: medians over all the optimizer's
+  finished runs in the cell, since they do not depend on the LR and more runs give a steadier median.
+* An optimizer without a finished run is ranked last: "diverged" if some run diverged and none
+  finished, else "incomplete" (runs still pending or running) or "failed" (no result at the best LR).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from optarena.report.results import Results, Run
+from optarena.stats import Summary, Verdict, compare_to_baseline, summarize
+
+BASELINE = "adamw"
+ALPHA = 0.05
+LR_RTOL = 1e-9  # LRs are products like base × multiplier: compare them relatively, not bit for bit
+STATUS_ORDER = ("ranked", "incomplete", "failed", "diverged")
+
+
+class CellKey(NamedTuple):
+    model: str
+    tokens: int
+    data: str
+
+
+@dataclass(frozen=True)
+class LrPoint:
+    lr: float
+    losses: tuple[float, ...]  # final losses of the finished runs, one per seed
+    num_diverged: int
+    num_unfinished: int  # pending, running or failed
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.losses)) if self.losses else math.nan
+
+
+class Pick(NamedTuple):
+    lr_points: tuple[LrPoint, ...]
+    best_lr: float | None
+    edge: str
+    picked_by: str
+    best_runs: tuple[Run, ...]  # finished, at best_lr, one per seed
+
+
+@dataclass(frozen=True)
+class Standing:
+    optimizer: str
+    status: str  # one of STATUS_ORDER
+    lr_points: tuple[LrPoint, ...]  # ascending LR
+    best_lr: float | None
+    edge: str  # "lowest" | "highest" | "edge" (flagged by the bench, side unknown) | "" (inside the grid)
+    picked_by: str  # "bench" (choices table) | "report" (derived here) | ""
+    best_runs: tuple[Run, ...]  # finished runs at best_lr, one per seed
+    summary: Summary | None
+    verdict: Verdict | None  # None for the baseline itself, or without a ranked baseline
+    tokens_per_s: float | None
+    opt_state_bytes: float | None
+    opt_step_s: float | None
+
+    @property
+    def num_diverged_lrs(self) -> int:
+        return sum(p.num_diverged > 0 for p in self.lr_points)
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: CellKey
+    standings: tuple[Standing, ...]  # ranked ones by mean loss, then incomplete, failed, diverged
+    params_total: int | None
+    params_nonemb: int | None
+    loss_floor: float | None
+
+    def get(self, optimizer: str) -> Standing | None:
+        return next((s for s in self.standings if s.optimizer == optimizer), None)
+
+    @property
+    def baseline(self) -> Standing | None:
+        s = self.get(BASELINE)
+        return s if s is not None and s.status == "ranked" else None
+
+
+def build_cells(results: Results) -> list[Cell]:
+    """One Cell per (model, tokens, data), ordered by data, then model size, then tokens."""
+    groups: dict[CellKey, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    for run in results.runs:
+        groups[CellKey(run.model, run.tokens, run.data)][run.optimizer].append(run)
+    cells = [_cell(key, by_opt, results) for key, by_opt in groups.items()]
+    return sorted(cells, key=lambda c: (c.key.data, c.params_total or 0, c.key.model, c.key.tokens))
+
+
+def _cell(key: CellKey, by_opt: dict[str, list[Run]], results: Results) -> Cell:
+    picks = {opt: _pick(key, opt, runs, results) for opt, runs in by_opt.items()}
+    base = picks.get(BASELINE)
+    base_losses = [r.final_val_loss for r in base.best_runs] if base and base.best_runs else None
+    standings = [_standing(opt, by_opt[opt], picks[opt], base_losses) for opt in by_opt]
+    standings.sort(key=lambda s: (STATUS_ORDER.index(s.status), s.summary.mean if s.summary else 0.0, s.optimizer))
+    all_runs = [r for runs in by_opt.values() for r in runs]
+    return Cell(
+        key,
+        tuple(standings),
+        _first(all_runs, "params_total"),
+        _first(all_runs, "params_nonemb"),
+        _first(all_runs, "loss_floor"),
+    )
+
+
+def _pick(key: CellKey, opt: str, runs: list[Run], results: Results) -> Pick:
+    points = _lr_points(runs)
+    tried = [p.lr for p in points if p.losses or p.num_diverged]
+    choice = results.choices.get((key.model, opt, key.tokens, key.data))
+    if choice is not None:
+        best, picked_by, at_edge = choice.best_lr, "bench", choice.at_edge
+    else:
+        finished = [p for p in points if p.losses]
+        if not finished:
+            return Pick(points, None, "", "", ())
+        best, picked_by = min(finished, key=lambda p: p.mean).lr, "report"
+        at_edge = len(tried) > 1 and (_same(best, tried[0]) or _same(best, tried[-1]))
+    edge = _which_edge(best, tried) if at_edge else ""
+    at_best = {r.seed: r for r in runs if r.status == "finished" and _same(r.lr, best) and _finite(r.final_val_loss)}
+    return Pick(points, best, edge, picked_by, tuple(at_best[s] for s in sorted(at_best)))
+
+
+def _which_edge(lr: float, tried: list[float]) -> str:
+    """Which end of the LRs tried `lr` is: lowest, highest, or just "edge" when the runs cannot tell
+    (the bench's flag on a single LR, e.g. one from a tuned table whose sweep ran elsewhere)."""
+    if len(tried) > 1 and _same(lr, tried[0]):
+        return "lowest"
+    if len(tried) > 1 and _same(lr, tried[-1]):
+        return "highest"
+    return "edge"
+
+
+def _standing(opt: str, runs: list[Run], pick: Pick, base_losses: list[float] | None) -> Standing:
+    losses = [r.final_val_loss for r in pick.best_runs]
+    summary = summarize(losses) if losses else None
+    verdict = _verdict(losses, base_losses) if losses and base_losses and opt != BASELINE else None
+    finished = [r for r in runs if r.status == "finished"]
+    return Standing(
+        optimizer=opt,
+        status=_status(runs, pick.best_runs),
+        lr_points=pick.lr_points,
+        best_lr=pick.best_lr,
+        edge=pick.edge,
+        picked_by=pick.picked_by,
+        best_runs=pick.best_runs,
+        summary=summary,
+        verdict=verdict,
+        tokens_per_s=_median(finished, "tokens_per_s"),
+        opt_state_bytes=_median(finished, "opt_state_bytes"),
+        opt_step_s=_median(finished, "opt_step_s"),
+    )
+
+
+def _verdict(losses: list[float], base_losses: list[float]) -> Verdict:
+    try:
+        return compare_to_baseline(losses, base_losses, alpha=ALPHA)
+    except ValueError:  # both samples constant (e.g. a deterministic CPU run repeated): no t statistic
+        delta = float(np.mean(losses) - np.mean(base_losses))
+        return Verdict("n/a (no seed spread)", math.nan, delta, (math.nan, math.nan), len(losses), len(base_losses))
+
+
+def _status(runs: list[Run], best_runs: tuple[Run, ...]) -> str:
+    statuses = {r.status for r in runs}
+    if best_runs:
+        return "ranked"
+    if "diverged" in statuses and "finished" not in statuses:
+        return "diverged"
+    return "incomplete" if statuses & {"pending", "running"} else "failed"
+
+
+def _lr_points(runs: list[Run]) -> tuple[LrPoint, ...]:
+    by_lr: list[list[Run]] = []
+    for run in sorted(runs, key=lambda r: r.lr):
+        if by_lr and _same(by_lr[-1][0].lr, run.lr):
+            by_lr[-1].append(run)
+        else:
+            by_lr.append([run])
+    points = []
+    for group in by_lr:
+        latest = {r.seed: r for r in sorted(group, key=lambda r: r.id)}.values()  # one run per seed
+        losses = tuple(r.final_val_loss for r in latest if r.status == "finished" and _finite(r.final_val_loss))
+        num_diverged = sum(r.status == "diverged" for r in latest)
+        points.append(LrPoint(group[0].lr, losses, num_diverged, len(latest) - len(losses) - num_diverged))
+    return tuple(points)
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=LR_RTOL)
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _median(runs: list[Run], field: str) -> float | None:
+    values = [getattr(r, field) for r in runs if getattr(r, field) is not None]
+    return float(np.median(values)) if values else None
+
+
+def _first(runs: list[Run], field: str):
+    return next((getattr(r, field) for r in runs if getattr(r, field) is not None), None)
