@@ -1,0 +1,203 @@
+"""DIR/results.db: every cell of a suite, its curves and the LR choices, in one SQLite file.
+
+The schema below is the contract with the report (optarena.report): columns may be added, never
+renamed or removed; `meta.schema_version` says which contract a file follows. Every write is one
+transaction (WAL journal, so readers never block the runner): a killed suite loses at most the
+cells in flight, which stay "running" with the runner's pid and host, and the next run of the
+suite on this host returns them to "pending" once that pid is gone.
+
+Status of a run: pending -> running -> finished | diverged | failed. Diverged is a result (the
+divergence rule stopped it; final_val_loss is null); failed is an exception, with its traceback
+in `error`, retried by the next invocation of the suite.
+
+    runs.pid / host    the runner process that claimed the cell (a worker process runs it)
+    runs.peak_mem_bytes, runs.host   added to the contract's columns
+    choices.best_val_loss, choices.lr_source   added: the chosen LR's loss; "sweep" or the LR table
+    meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
+                       settings_hash, created_at, optarena_version, git_commit
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FILENAME = "results.db"
+STATUSES = ("pending", "running", "finished", "diverged", "failed")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs(
+  id INTEGER PRIMARY KEY,
+  cell TEXT UNIQUE NOT NULL,
+  suite TEXT, model TEXT, optimizer TEXT,
+  optimizer_name TEXT,
+  opt_json TEXT,
+  lr REAL, lr_mult REAL, seed INTEGER, tokens INTEGER, data TEXT,
+  phase TEXT,
+  status TEXT,
+  final_val_loss REAL, diverged_at_step INTEGER, steps INTEGER,
+  tokens_per_s REAL,
+  opt_state_bytes INTEGER,
+  opt_step_s REAL,
+  params_total INTEGER, params_nonemb INTEGER, flops_per_token REAL,
+  loss_floor REAL,
+  out_dir TEXT, error TEXT, config_json TEXT, record_json TEXT,
+  started_at TEXT, finished_at TEXT, wall_s REAL, pid INTEGER,
+  host TEXT, peak_mem_bytes INTEGER);
+CREATE TABLE IF NOT EXISTS curves(run_id INTEGER REFERENCES runs(id), step INTEGER, tokens INTEGER,
+  train_loss REAL, val_loss REAL, lr REAL);
+CREATE INDEX IF NOT EXISTS curves_run ON curves(run_id);
+CREATE TABLE IF NOT EXISTS choices(model TEXT, optimizer TEXT, tokens INTEGER, data TEXT, best_lr REAL,
+  at_edge INTEGER, n_lr_points INTEGER, best_val_loss REAL, lr_source TEXT,
+  PRIMARY KEY(model, optimizer, tokens, data));
+"""
+
+# Columns a finished cell's outcome fills (the worker's dict keys).
+RESULT_COLUMNS = ("status", "final_val_loss", "diverged_at_step", "steps", "tokens_per_s", "opt_state_bytes",
+                  "opt_step_s", "params_total", "params_nonemb", "flops_per_token", "loss_floor", "error",
+                  "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes")
+CURVE_COLUMNS = ("step", "tokens", "train_loss", "val_loss", "lr")
+
+
+def db_path(path: str | Path) -> Path:
+    """A results directory or the database file itself."""
+    path = Path(path)
+    return path / FILENAME if path.is_dir() or path.suffix != ".db" else path
+
+
+class ResultsDB:
+    """Read API (for the report): runs, curves, choices, meta. Write API: the bench runner's."""
+
+    def __init__(self, path: str | Path, create: bool = False) -> None:
+        self.path = db_path(path)
+        if not create and not self.path.exists():
+            raise FileNotFoundError(f"no results database at {self.path}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = create
+        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        if create:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(SCHEMA)
+            with self.transaction():
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+        version = self.meta().get("schema_version")
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise ValueError(f"{self.path} has schema version {version}; this optarena reads up to {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        if self.writer:  # fold the WAL into the file, so that results.db alone is the whole record
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.close()
+
+    # -- read ---------------------------------------------------------------------------------------
+    def runs(self, status: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
+        if status is None:
+            rows = self.conn.execute("SELECT * FROM runs ORDER BY id")
+        else:
+            wanted = [status] if isinstance(status, str) else list(status)
+            marks = ",".join("?" * len(wanted))
+            rows = self.conn.execute(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY id", wanted)
+        return [dict(r) for r in rows]
+
+    def curves(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM curves WHERE run_id = ? ORDER BY step", (run_id,))
+        return [dict(r) for r in rows]
+
+    def choices(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM choices ORDER BY model, tokens, optimizer")
+        return [dict(r) for r in rows]
+
+    def meta(self) -> dict[str, str]:
+        return {k: v for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    # -- write --------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO meta VALUES(?, ?)", [(k, str(v)) for k, v in values.items()])
+
+    def add_pending(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Insert cells not yet known, as "pending"; known cells are left as they are."""
+        rows = list(rows)
+        if not rows:
+            return
+        cols = list(rows[0])
+        sql = f"INSERT OR IGNORE INTO runs({','.join(cols)}, status) VALUES({','.join('?' * len(cols))}, 'pending')"
+        with self.transaction() as c:
+            c.executemany(sql, [tuple(r[k] for k in cols) for r in rows])
+
+    def claim(self, cell: str, started_at: str) -> int | None:
+        """Mark a pending or failed cell "running" for this process; its id, or None if taken."""
+        with self.transaction() as c:
+            cur = c.execute("UPDATE runs SET status='running', pid=?, host=?, started_at=?, error=NULL "
+                            "WHERE cell=? AND status IN ('pending', 'failed')",
+                            (os.getpid(), socket.gethostname(), started_at, cell))
+            if cur.rowcount != 1:
+                return None
+            return c.execute("SELECT id FROM runs WHERE cell=?", (cell,)).fetchone()[0]
+
+    def record(self, run_id: int, outcome: dict[str, Any], curves: list[dict[str, Any]]) -> None:
+        """A run's outcome and curves, in one transaction."""
+        cols = [k for k in RESULT_COLUMNS if k in outcome]
+        with self.transaction() as c:
+            c.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in cols)} WHERE id=?",
+                      [outcome[k] for k in cols] + [run_id])
+            c.execute("DELETE FROM curves WHERE run_id=?", (run_id,))
+            c.executemany(f"INSERT INTO curves(run_id, {','.join(CURVE_COLUMNS)}) VALUES(?{',?' * len(CURVE_COLUMNS)})",
+                          [(run_id, *(p.get(k) for k in CURVE_COLUMNS)) for p in curves])
+
+    def release(self, cells: Iterable[str]) -> None:
+        """Return cells this process was running to "pending" (after an interrupt)."""
+        with self.transaction() as c:
+            c.executemany("UPDATE runs SET status='pending' WHERE cell=? AND status='running'", [(k,) for k in cells])
+
+    def release_stale(self) -> list[str]:
+        """Cells left "running" by a process of this host that no longer exists -> "pending"."""
+        host = socket.gethostname()
+        stale = [r["cell"] for r in self.runs("running") if r["host"] == host and not _alive(r["pid"])]
+        self.release(stale)
+        return stale
+
+    def set_choices(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        cols = list(rows[0])
+        with self.transaction() as c:
+            c.executemany(f"INSERT OR REPLACE INTO choices({','.join(cols)}) VALUES({','.join('?' * len(cols))})",
+                          [tuple(r[k] for k in cols) for r in rows])
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def dumps(obj: Any) -> str:
+    """JSON for a column: sorted keys, tuples as lists, anything else as its str."""
+    return json.dumps(obj, sort_keys=True, default=str)

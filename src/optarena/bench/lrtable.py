@@ -1,0 +1,120 @@
+"""LR tables: the best LR per model and optimizer from a sweep, as TOML that a suite reads (`lr_table`).
+
+    tuned = true                       # false: centre LRs written by hand, not yet tuned
+    suite = "quick-sweep"              # where the numbers come from
+    tokens = 196608
+    data = "embedded"
+
+    [tiny]                             # one table per model preset
+    adamw = { lr = 0.003, at_edge = false, n_lr_points = 5, val_loss = 5.4321 }
+    muon = { lr = 0.02, opt = { adamw_lr = 0.003 }, at_edge = false, n_lr_points = 5 }
+
+`opt` holds the hyperparameters the LR multiplier scaled with it (the entry's `scale`), at the best LR.
+A suite reading the table takes each optimizer's centre LR from it, by the optimizer's display name
+or else its registry name, and carries `at_edge` into its own `choices` so the report can flag an LR
+that was never bracketed. `optarena bench tune-table DIR` writes a table from a sweep's results.db.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from .suite import Variant
+
+
+def read_table(path: str | Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"LR table not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: invalid TOML: {e}") from None
+
+
+def apply_table(variants: Iterable[Variant], path: Path, models: list[str]) -> tuple[Variant, ...]:
+    table = read_table(path)
+    return tuple(_apply(v, table, models, path.name) for v in variants)
+
+
+def _apply(v: Variant, table: dict[str, Any], models: list[str], where: str) -> Variant:
+    entries = {m: table[m].get(v.name, table[m].get(v.optimizer)) for m in models if isinstance(table.get(m), dict)}
+    entries = {m: e for m, e in entries.items() if e is not None}
+    if not entries:
+        return v
+    lr = {m: v.centre(m) for m in models if m not in entries} | {m: float(e["lr"]) for m, e in entries.items()}
+    opt = dict(v.opt)
+    for e in entries.values():
+        for key in v.scale:
+            if key in e.get("opt", {}):
+                if len(models) > 1:
+                    raise ValueError(f"{where}: {v.name!r} scales {key} with the LR; a table can set it "
+                                     "only for a suite of one model")
+                opt[key] = e["opt"][key]
+    edges = [e.get("at_edge") for e in entries.values()]
+    at_edge = any(edges) if all(x is not None for x in edges) else None
+    points = min((e["n_lr_points"] for e in entries.values() if "n_lr_points" in e), default=None)
+    return dataclasses.replace(v, lr=lr, opt=opt, at_edge=at_edge, tuned_points=points)
+
+
+def table_from_db(results_dir: str | Path) -> str:
+    """The LR table (TOML text) of a finished sweep: one entry per (model, optimizer) choice."""
+    from .db import ResultsDB
+
+    db = ResultsDB(results_dir)
+    meta, choices = db.meta(), db.choices()
+    if not choices:
+        raise ValueError(f"{results_dir}: no LR choices yet (has the sweep finished?)")
+    budgets = sorted({(c["tokens"], c["data"]) for c in choices})
+    if len(budgets) > 1:
+        raise ValueError(f"{results_dir}: choices for several budgets/data {budgets}; an LR table holds one")
+    scaled = {v["name"]: v["scale"] for v in json.loads(meta.get("suite_json", "{}")).get("variants", [])}
+    best_runs = _best_runs(db)
+    lines = [f"# LR table from `optarena bench {meta.get('suite')}` (results.db of {meta.get('created_at')},",
+             f"# optarena {meta.get('optarena_version')}, git {meta.get('git_commit')}).",
+             "# Regenerate: optarena bench tune-table DIR > this file", "tuned = true",
+             f"suite = {_toml(meta.get('suite'))}", f"tokens = {budgets[0][0]}", f"data = {_toml(budgets[0][1])}"]
+    for model in sorted({c["model"] for c in choices}):
+        lines += ["", f"[{_key(model)}]"]
+        for c in sorted((c for c in choices if c["model"] == model), key=lambda c: c["optimizer"]):
+            if c["best_lr"] is None:
+                lines.append(f"# {c['optimizer']}: every LR diverged or failed; no entry")
+                continue
+            run = best_runs.get((model, c["optimizer"]))
+            lines.append(f"{_key(c['optimizer'])} = {_entry(c, run, scaled.get(c['optimizer'], []))}")
+    return "\n".join(lines) + "\n"
+
+
+def _best_runs(db) -> dict[tuple[str, str], dict[str, Any]]:
+    """(model, optimizer) -> the chosen LR's sweep run, for the scaled hyperparameters it used."""
+    chosen = {(c["model"], c["optimizer"]): c["best_lr"] for c in db.choices()}
+    runs = {}
+    for r in db.runs(status="finished"):
+        if chosen.get((r["model"], r["optimizer"])) == r["lr"] and r["phase"] != "seeds":
+            runs[(r["model"], r["optimizer"])] = {**r, "opt": json.loads(r["opt_json"] or "{}")}
+    return runs
+
+
+def _entry(choice: dict[str, Any], run: dict[str, Any] | None, scaled: list[str]) -> str:
+    parts = [f"lr = {choice['best_lr']:.6g}"]
+    if run and scaled:
+        parts.append("opt = { " + ", ".join(f"{_key(k)} = {run['opt'][k]:.6g}" for k in scaled) + " }")
+    parts.append(f"at_edge = {'true' if choice['at_edge'] else 'false'}")
+    parts.append(f"n_lr_points = {choice['n_lr_points']}")
+    if choice.get("best_val_loss") is not None:
+        parts.append(f"val_loss = {choice['best_val_loss']:.4f}")
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _key(name: str) -> str:
+    return name if name.replace("-", "").replace("_", "").isalnum() else _toml(name)
+
+
+def _toml(value: Any) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+

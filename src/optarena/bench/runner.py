@@ -1,0 +1,296 @@
+"""`run_suite`: every cell of a suite into DIR/results.db, resumable, several at a time.
+
+The loop is a fixpoint. It reads the results, asks `tuning.plan_group` which cells each group
+needs now (sweep, then extensions, then finalist seeds), adds the new ones as "pending", starts
+as many as there are free job slots, and waits for one to finish; it stops when no cell is missing
+and none is in flight. A rerun therefore skips every finished or diverged cell, reruns failed ones
+and those a dead runner left "running", and picks the tuning up where it stopped.
+
+Jobs run in worker processes (spawned: a fork of a process that has run torch's OpenMP can hang),
+one torch thread each by default, since the CPU's cores are shared by the jobs; on a machine with
+several GPUs, job slot i trains on cuda:i. `jobs=0` runs the cells in this process (tests,
+debugging). The trainer is injectable (`train_fn`): tests pass a fake with a known best LR.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import math
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any, TextIO
+
+from .cells import Cell, Group, data_info, resolve_groups
+from .db import ResultsDB, dumps
+from .progress import SuiteProgress
+from .suite import Suite
+from .tuning import INF, plan_group
+from .worker import Job, run_cell
+
+TrainFn = Callable[[Job], dict[str, Any]]
+PHASE_ORDER = {"fixed": 0, "sweep": 0, "extend": 1, "seeds": 2}
+
+
+@dataclasses.dataclass
+class Summary:
+    counts: dict[str, int]  # status -> cells, over the whole database
+    ran: int  # cells run by this invocation
+    unsettled: int  # groups still waiting (cells running in another process)
+    wall_s: float
+    interrupted: bool = False
+
+
+def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1, train_fn: TrainFn = run_cell,
+              keep_checkpoints: bool = False, stream: TextIO | None | str = "stdout",
+              heartbeat_s: float = 60.0) -> Summary:
+    out = Path(out)
+    groups = resolve_groups(suite, data_info(suite.data))
+    db = ResultsDB(out, create=True)
+    try:
+        start_suite(db, suite)
+        stale = db.release_stale()
+        progress = SuiteProgress(sys.stdout if stream == "stdout" else stream)  # stdout as it is now
+        if stale:
+            progress.say(f"{len(stale)} cell(s) left running by a dead process: running them again")
+        runner = _Runner(suite, groups, db, out, jobs, threads, train_fn, keep_checkpoints, progress, heartbeat_s)
+        return runner.run()
+    finally:
+        db.close()
+
+
+def start_suite(db: ResultsDB, suite: Suite) -> None:
+    """Write the suite's meta, or check that the database was made by the same suite settings."""
+    meta, digest = db.meta(), settings_hash(suite)
+    if "suite" in meta:
+        if meta["suite"] != suite.name:
+            raise ValueError(f"{db.path} holds suite {meta['suite']!r}, not {suite.name!r}; use another --out")
+        if meta.get("settings_hash") != digest:
+            raise ValueError(f"{db.path}: suite {suite.name!r} has changed since these results were made "
+                             f"(training settings, data, optimizers or their LRs, or --smoke/--full); "
+                             "use another --out, or remove the directory to start afresh")
+        return
+    from optarena import __version__
+    from optarena.train.record import git_state, now
+
+    db.set_meta({"suite": suite.name, "description": suite.description, "suite_toml": suite.text,
+                 "suite_json": dumps(suite_summary(suite)), "mode": suite.mode, "settings_hash": digest,
+                 "created_at": now(), "optarena_version": __version__, "git_commit": git_state()["commit"]})
+
+
+def suite_summary(suite: Suite) -> dict[str, Any]:
+    """The resolved suite, as the report may want it (meta.suite_json)."""
+    d = dataclasses.asdict(suite)
+    d.pop("text")
+    d["tuned"] = suite.tuned
+    return d
+
+
+def settings_hash(suite: Suite) -> str:
+    """What decides a cell's result beyond its key: training settings, data, optimizer definitions.
+    (Models, budgets, LR grid and seeds only add or remove cells.)"""
+    variants = [(v.name, v.optimizer, v.lr, v.opt, v.scale) for v in suite.variants]
+    text = dumps({"train": suite.train, "data": suite.data, "variants": variants, "mode": suite.mode})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _Runner:
+    def __init__(self, suite: Suite, groups: list[Group], db: ResultsDB, out: Path, jobs: int, threads: int,
+                 train_fn: TrainFn, keep: bool, progress: SuiteProgress, heartbeat_s: float) -> None:
+        self.suite, self.groups, self.db, self.out, self.jobs = suite, groups, db, out, jobs
+        self.threads, self.train_fn, self.keep, self.progress = threads, train_fn, keep, progress
+        self.heartbeat_s = heartbeat_s
+        self.attempted: set[str] = set()  # failed cells count as done once this invocation ran them
+        self.inflight: dict[cf.Future, tuple[Cell, int, int]] = {}  # future -> (cell, run id, slot)
+        self.devices = _job_devices(max(jobs, 1), suite)
+        self.ran = 0
+
+    def run(self) -> Summary:
+        self.pool = self._new_pool()
+        try:
+            while True:
+                todo, unsettled = self._plan()
+                self._submit(todo)
+                if not self.inflight:
+                    break
+                self._collect()
+        except KeyboardInterrupt:
+            self.db.release(cell.key for cell, _, _ in self.inflight.values())
+            # A terminal's Ctrl-C reaches the workers too; a signal to the runner alone would leave
+            # them training, and the interpreter's exit would wait for them.
+            for worker in (getattr(self.pool, "_processes", None) or {}).values():
+                worker.terminate()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.progress.say("interrupted: run the same command again to resume")
+            return self._summary(0, interrupted=True)
+        self.pool.shutdown()
+        if unsettled:
+            self.progress.say(f"{unsettled} group(s) wait on cells running in another process")
+        return self._summary(unsettled)
+
+    # -- planning -----------------------------------------------------------------------------------
+    def _plan(self) -> tuple[list[Cell], int]:
+        rows = {r["cell"]: r for r in self.db.runs()}
+        losses = {k: _loss(r) for k, r in rows.items()
+                  if r["status"] in ("finished", "diverged") or (r["status"] == "failed" and k in self.attempted)}
+        plans = [(g, plan_group(self.suite, g, losses)) for g in self.groups]
+        self.db.set_choices(self._choice(g, p) for g, p in plans if p.settled)
+        needed = [c for _, p in plans for c in p.cells]
+        self.db.add_pending(_row(self.suite, c, self.out) for c in needed if c.key not in rows)
+        busy = {c.key for c, _, _ in self.inflight.values()}
+        todo = [c for c in needed if c.key not in losses and c.key not in busy
+                and rows.get(c.key, {}).get("status") != "running"]
+        expected = [(p.cells, 0 if p.settled else self.suite.seeds_of(g.variant) - 1) for g, p in plans]
+        total = sum(len(cells) + more for cells, more in expected)
+        remaining = sum((len([c for c in cells if c.key not in losses]) + more) * cells[0].group.cost
+                        for cells, more in expected)
+        self.progress.update(total, sum(len([c for c in cells if c.key in losses]) for cells, _ in expected),
+                             remaining)
+        unsettled = sum(not p.settled for _, p in plans)
+        return sorted(todo, key=lambda c: (PHASE_ORDER[c.phase], -c.group.cost)), unsettled
+
+    def _choice(self, g: Group, p) -> dict[str, Any]:
+        best_lr = None if p.best_mult is None else Cell(g, p.best_mult, 0, "sweep").lr
+        source = "sweep" if self.suite.tuned else (self.suite.lr_table or "suite")
+        return {"model": g.model, "optimizer": g.variant.name, "tokens": g.tokens, "data": g.data,
+                "best_lr": best_lr, "at_edge": None if p.at_edge is None else int(p.at_edge),
+                "n_lr_points": p.n_points, "best_val_loss": p.best_loss, "lr_source": source}
+
+    # -- running ------------------------------------------------------------------------------------
+    def _submit(self, todo: list[Cell]) -> None:
+        free = [s for s in range(max(self.jobs, 1)) if s not in {slot for _, _, slot in self.inflight.values()}]
+        for cell in todo:
+            if not free:
+                return
+            run_id = self.db.claim(cell.key, _now())
+            if run_id is None:  # another runner took it
+                continue
+            slot = free.pop(0)
+            out = cell.out_dir(self.out)
+            job = Job(cell, cell.overrides(self.suite, out), self.threads, self.devices[slot], self.keep)
+            self.attempted.add(cell.key)
+            try:
+                self.inflight[self._start(job)] = (cell, run_id, slot)
+            except BaseException:  # an interrupt inside an inline job
+                self.db.release([cell.key])
+                raise
+
+    def _start(self, job: Job) -> cf.Future:
+        try:
+            return self.pool.submit(self.train_fn, job)
+        except BrokenProcessPool:  # a worker died since the last collection; this job never started
+            self._replace_pool()
+            return self.pool.submit(self.train_fn, job)
+
+    def _collect(self) -> None:
+        done, _ = cf.wait(list(self.inflight), timeout=self.heartbeat_s, return_when=cf.FIRST_COMPLETED)
+        if not done:
+            cells = [c for c, _, _ in self.inflight.values()]
+            self.progress.heartbeat(cells, [c.out_dir(self.out) for c in cells])
+            return
+        for future in done:
+            cell, run_id, _ = self.inflight.pop(future)
+            self._record(cell, run_id, _outcome(future))
+        if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+            self._replace_pool()
+
+    def _replace_pool(self) -> None:
+        """A worker died (killed, out of memory, a crash in native code): the pool fails every cell
+        in flight, so they are recorded as failed (the next invocation retries them), and a new
+        pool takes over."""
+        for future in cf.wait(list(self.inflight))[0]:
+            cell, run_id, _ = self.inflight.pop(future)
+            self._record(cell, run_id, _outcome(future))
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._new_pool()
+
+    def _record(self, cell: Cell, run_id: int, outcome: dict[str, Any]) -> None:
+        outcome = {**outcome, "finished_at": _now()}
+        if outcome.get("final_val_loss") is not None and not math.isfinite(outcome["final_val_loss"]):
+            outcome["final_val_loss"] = None
+        self.db.record(run_id, outcome, outcome.get("curves") or [])
+        self.ran += 1
+        others = [c for c, _, _ in self.inflight.values()]
+        self.progress.finished(cell, outcome, [(c, c.out_dir(self.out)) for c in others])
+
+    def _new_pool(self) -> cf.Executor:
+        if self.jobs == 0:
+            return _Inline()
+        return cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_init_worker, initargs=(os.getpid(),))
+
+    def _summary(self, unsettled: int, interrupted: bool = False) -> Summary:
+        counts: dict[str, int] = {}
+        for r in self.db.runs():
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        return Summary(counts, self.ran, unsettled, self.progress.elapsed(), interrupted)
+
+
+def _outcome(future: cf.Future) -> dict[str, Any]:
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, BrokenProcessPool):
+        return {"status": "failed", "error": "the worker process died (killed, out of memory, or a crash in "
+                                             "native code) while this cell or another in flight ran"}
+    # an injected trainer that raised instead of reporting "failed"
+    return {"status": "failed", "error": "".join(traceback.format_exception(error))}
+
+
+def _row(suite: Suite, cell: Cell, out: Path) -> dict[str, Any]:
+    g = cell.group
+    return {"cell": cell.key, "suite": suite.name, "model": g.model, "optimizer": g.variant.name,
+            "optimizer_name": g.variant.optimizer, "opt_json": dumps(cell.hp()), "lr": cell.lr,
+            "lr_mult": cell.lr_mult, "seed": cell.seed, "tokens": g.tokens, "data": g.data, "phase": cell.phase,
+            "params_total": g.params_total, "loss_floor": g.loss_floor, "out_dir": str(cell.out_dir(out))}
+
+
+def _loss(row: dict[str, Any]) -> float:
+    return row["final_val_loss"] if row["status"] == "finished" and row["final_val_loss"] is not None else INF
+
+
+def _job_devices(jobs: int, suite: Suite) -> list[str | None]:
+    """cuda:i per job slot when there are several GPUs and the suite leaves the device to us."""
+    if any(k in ("device", "run.device") for k, _ in suite.train):
+        return [None] * jobs
+    import torch
+
+    n = torch.cuda.device_count()
+    return [f"cuda:{i % n}" for i in range(jobs)] if n > 1 else [None] * jobs
+
+
+def _init_worker(parent: int) -> None:
+    """Exit when the runner does: an orphaned worker would go on writing into a cell's directory."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _Inline(cf.Executor):
+    """Runs each job at submit, in this process (jobs=0)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as e:
+            future.set_exception(e)
+        return future
+
+
+def _now() -> str:
+    from optarena.train.record import now
+
+    return now()

@@ -1,0 +1,35 @@
+"""`--smoke`: any suite shrunk to seconds, for tests and a first look at a new suite."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from .suite import Budget, Suite
+
+SMOKE_BATCH = 256
+SMOKE_TRAIN = (("data.seq_len", 32), ("data.batch_tokens", SMOKE_BATCH), ("data.micro_batch", None),
+               ("log.eval_every", 0), ("log.eval_tokens", 512), ("log.log_every", 1),
+               ("log.checkpoint_every", 0), ("run.compile", False))
+
+
+def smoke(suite: Suite) -> Suite:
+    """The suite on the `tiny` model, 8-12 steps per run, at most 2 LR points, 2 budgets and 2 seeds,
+    no grid extension; every optimizer and variant kept (that is what a smoke run checks)."""
+    model = suite.models[0]
+    variants = tuple(dataclasses.replace(v, lr=v.centre(model), seeds=min(v.seeds, 2) if v.seeds else None)
+                     for v in suite.variants)
+    # 8 steps at least: log-time methods need T >= delta = 8 (ADANA, AdEMAMix log-time).
+    budgets = tuple(Budget("tokens", (8 + 4 * i) * SMOKE_BATCH) for i in range(min(2, len(suite.budgets))))
+    return dataclasses.replace(suite, models=("tiny",), budgets=budgets, variants=variants,
+                               lr_mults=_two_points(suite.lr_mults), max_extend=0, seeds=min(suite.seeds, 2),
+                               train=suite.train + SMOKE_TRAIN, mode="smoke")
+
+
+def _two_points(mults: tuple[float, ...]) -> tuple[float, ...]:
+    """The multiplier nearest 1 and its upper neighbour (lower at the top of the grid)."""
+    if len(mults) < 2:
+        return mults
+    i = min(range(len(mults)), key=lambda j: abs(math.log(mults[j])))
+    j = i + 1 if i + 1 < len(mults) else i - 1
+    return tuple(sorted((mults[i], mults[j])))

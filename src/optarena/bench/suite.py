@@ -1,0 +1,253 @@
+"""A suite: a TOML file naming the grid of training runs a benchmark makes, read into a `Suite`.
+
+    name = "seed-134m"                  # optional; the file's stem by default
+    description = "one line for `optarena bench --list`"
+    extends = "quick-sweep"             # optional: start from another named suite's settings
+    models = ["tiny"]                   # model presets
+    data = "embedded"                   # a --data string: embedded | synthetic[:..] | a shard dir
+    tokens = [196608]                   # token budgets, each its own run and schedule;
+    # ratio = [5, 20]                   #   or Chinchilla-style budgets: ratio x parameters
+    lr_mults = [0.5, 1, 2]              # the LR grid, as multipliers of each optimizer's centre LR
+    max_extend = 2                      # extensions of the grid when the best LR is at an edge
+    seeds = 3                           # seeds of each finalist (the sweep's seed is one of them);
+    #                                     or per optimizer: seeds = { default = 1, adamw = 3 }
+    lr_table = "quick_lrs.toml"         # optional: centre LRs from a tuned table (lrtable.py)
+
+    [train]                             # fixed settings of every run: any TrainConfig key
+    seq_len = 128                       #   (leaf or section.key; see optarena.train.config)
+
+    [optimizers]                        # display name = centre LR, or a table:
+    adamw = 3e-3
+    muon = { lr = 0.02, opt = { adamw_lr = 3e-3 }, scale = ["adamw_lr"] }
+    lion = { lr = { tiny = 3e-4, "134m" = 1e-4 } }      # a centre LR per model
+
+    [[variant]]                         # hyperparameter variants: each its own row in results
+    name = "stable-momentum clip=0.5"
+    optimizer = "stable-momentum"
+    lr = 1e-3
+    opt = { clip = 0.5 }
+
+    [full]                              # `--full`: the paper-size run on GPUs; overrides the keys
+    models = ["134m"]                   #   above ([full.train] merges into [train]; [full.optimizers]
+    ratio = [20]                        #   replaces [optimizers], for the centre LRs at that size)
+
+An optimizer entry's `opt` holds its hyperparameters besides the LR (strings are read as Python
+literals, so `clip = "None"` is None); `scale` names hyperparameters that the LR multiplier scales
+too (Muon's `adamw_lr`: its embeddings' LR moves with its matrices'); `seeds` overrides the suite's.
+Every optimizer gets the same LR grid: a fair sweep gives the baseline as many points as the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .files import check_keys, read_suite_file, suite_path
+
+ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds")
+# Settings the suite sets per cell, so [train] may not: key -> where the suite says it instead.
+MANAGED = {"model.preset": "models", "optim.name": "[optimizers]", "optim.lr": "[optimizers] lr",
+           "optim.hp": "an optimizer's `opt`", "budget.tokens": "tokens", "budget.steps": "tokens",
+           "budget.ratio": "ratio", "run.seed": "seeds", "run.out": "--out", "run.resume": "(always on)",
+           "data.source": "data"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One "optimizer" row of the results: a registry optimizer with fixed hyperparameters."""
+
+    name: str  # display name; the registry name unless a variant
+    optimizer: str  # the registry name built
+    lr: float | dict[str, float]  # centre LR, or one per model preset
+    opt: dict[str, Any] = field(default_factory=dict)  # hyperparameters besides lr
+    scale: tuple[str, ...] = ()  # hyperparameters the LR multiplier scales too
+    seeds: int | None = None  # finalist seeds, if not the suite's
+    at_edge: bool | None = None  # from a tuned LR table: its best LR sat at the sweep's edge
+    tuned_points: int | None = None  # from a tuned LR table: the LR points its sweep tried
+
+    def centre(self, model: str) -> float:
+        if isinstance(self.lr, dict):
+            if model not in self.lr:
+                raise ValueError(f"optimizer {self.name!r} has no centre LR for model {model!r} "
+                                 f"(it has: {', '.join(self.lr)})")
+            return self.lr[model]
+        return self.lr
+
+
+@dataclass(frozen=True)
+class Budget:
+    kind: str  # "tokens" | "ratio"
+    value: float
+
+    @property
+    def label(self) -> str:
+        return f"{int(self.value):,} tokens" if self.kind == "tokens" else f"{self.value:g} x params"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    models: tuple[str, ...]
+    data: str
+    budgets: tuple[Budget, ...]
+    variants: tuple[Variant, ...]
+    lr_mults: tuple[float, ...] = (1.0,)
+    max_extend: int = 2
+    seeds: int = 3
+    train: tuple[tuple[str, Any], ...] = ()  # TrainConfig overrides, in order
+    text: str = ""  # the TOML text it was read from (with its base's, when it extends one)
+    lr_table: str | None = None  # the LR table's path, when one set the centres
+    lr_table_tuned: bool | None = None  # its `tuned` flag: false while it holds hand-set centres
+    mode: str = "cpu"  # "cpu" | "full" | "smoke"
+
+    def seeds_of(self, variant: Variant) -> int:
+        return variant.seeds if variant.seeds is not None else self.seeds
+
+    @property
+    def tuned(self) -> bool:
+        """Whether the suite sweeps LRs (else each optimizer runs at its centre LR)."""
+        return len(self.lr_mults) > 1
+
+    def planned_cells(self) -> int:
+        """Cells before any grid extension: sweep points plus finalist seeds."""
+        groups = len(self.models) * len(self.budgets)
+        return groups * sum(len(self.lr_mults) + self.seeds_of(v) - 1 for v in self.variants)
+
+    def max_cells(self) -> int:
+        extra = self.max_extend if self.tuned else 0
+        return self.planned_cells() + extra * len(self.models) * len(self.budgets) * len(self.variants)
+
+
+# -- reading ------------------------------------------------------------------------------------------
+def load_suite(name_or_path: str | Path, *, full: bool = False, data: str | None = None,
+               train: tuple[tuple[str, Any], ...] = ()) -> Suite:
+    """The suite as it will run: `full` applies its [full] table, `data` replaces its data,
+    `train` (key, value) pairs go after its [train] settings."""
+    path = suite_path(name_or_path)
+    doc, text = read_suite_file(path, full)
+    suite = _build(doc, path, text, mode="full" if full else "cpu")
+    if data is not None:
+        suite = dataclasses.replace(suite, data=data)
+    return dataclasses.replace(suite, train=suite.train + tuple(train)) if train else suite
+
+
+def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
+    where = path.name
+    for key in ("description", "models", "data"):
+        if key not in doc:
+            raise ValueError(f"{where}: missing `{key}`")
+    variants = _variants(doc, where)
+    seeds = doc.get("seeds", 3)
+    if isinstance(seeds, Mapping):  # seeds = { default = 1, adamw = 3 }
+        seeds = dict(seeds)
+        unknown = sorted(set(seeds) - {"default"} - {v.name for v in variants})
+        if unknown:
+            raise ValueError(f"{where}: `seeds` names unknown optimizer(s): {', '.join(unknown)}")
+        variants = tuple(dataclasses.replace(v, seeds=int(seeds[v.name])) if v.name in seeds else v
+                         for v in variants)
+        seeds = seeds.get("default", 3)
+    table_path = tuned = None
+    if "lr_table" in doc:
+        from .lrtable import apply_table, read_table
+
+        table_path = (path.parent / doc["lr_table"]).resolve()
+        variants = apply_table(variants, table_path, models=doc["models"])
+        tuned = bool(read_table(table_path).get("tuned", False))
+    suite = Suite(
+        name=doc["name"], description=doc["description"], models=tuple(_strings(doc, "models", where)),
+        data=str(doc["data"]), budgets=_budgets(doc, where), variants=variants,
+        lr_mults=tuple(sorted(float(m) for m in doc.get("lr_mults", [1.0]))),
+        max_extend=int(doc.get("max_extend", 2)), seeds=int(seeds),
+        train=_train_entries(doc.get("train", {}), where), text=text,
+        lr_table=str(table_path) if table_path else None, lr_table_tuned=tuned, mode=mode,
+    )  # fmt: skip
+    _check(suite, where)
+    return suite
+
+
+def _variants(doc: dict[str, Any], where: str) -> tuple[Variant, ...]:
+    entries = [(name, {"lr": e} if not isinstance(e, Mapping) else dict(e))
+               for name, e in doc.get("optimizers", {}).items()]
+    entries += [(e.get("name"), dict(e)) for e in doc.get("variant", [])]
+    if not entries:
+        raise ValueError(f"{where}: no optimizers ([optimizers] or [[variant]])")
+    variants = [_variant(name, e, where) for name, e in entries]
+    names = [v.name for v in variants]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"{where}: optimizer name(s) used twice: {', '.join(twice)}")
+    return tuple(variants)
+
+
+def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where}: every [[variant]] needs a `name`")
+    check_keys(entry, ENTRY_KEYS, f"{where} optimizer {name!r}")
+    if "lr" not in entry:
+        raise ValueError(f"{where}: optimizer {name!r} needs a centre `lr`")
+    lr = entry["lr"]
+    lr = {str(k): float(v) for k, v in lr.items()} if isinstance(lr, Mapping) else float(lr)
+    opt = dict(entry.get("opt", {}))
+    scale = tuple(entry.get("scale", ()))
+    missing = [k for k in scale if k not in opt]
+    if missing:
+        raise ValueError(f"{where}: optimizer {name!r} scales {', '.join(missing)} with the LR, "
+                         "so its `opt` must give their centre values")
+    seeds = entry.get("seeds")
+    return Variant(name=name, optimizer=str(entry.get("optimizer", name)), lr=lr, opt=opt, scale=scale,
+                   seeds=None if seeds is None else int(seeds))
+
+
+def _budgets(doc: dict[str, Any], where: str) -> tuple[Budget, ...]:
+    if ("tokens" in doc) == ("ratio" in doc):
+        raise ValueError(f"{where}: give the budgets as `tokens` or as `ratio` (one of them)")
+    kind = "tokens" if "tokens" in doc else "ratio"
+    values = doc[kind] if isinstance(doc[kind], list) else [doc[kind]]
+    if not values or any(not isinstance(v, (int, float)) or v <= 0 for v in values):
+        raise ValueError(f"{where}: `{kind}` must be a list of positive numbers, got {doc[kind]!r}")
+    return tuple(Budget(kind, int(v) if kind == "tokens" else float(v)) for v in values)
+
+
+def _train_entries(table: Mapping[str, Any], where: str) -> tuple[tuple[str, Any], ...]:
+    from optarena.train.loading import flatten_toml, resolve_key
+
+    entries = flatten_toml(table, source=f"{where} [train]")
+    for key, _ in entries:
+        section, name, _ = resolve_key(key)
+        path = f"{section}.{name}"
+        if path in MANAGED:
+            raise ValueError(f"{where} [train]: {key!r} is set per run by the suite (use {MANAGED[path]})")
+    return tuple(entries)
+
+
+def _check(suite: Suite, where: str) -> None:
+    from optarena.model import PRESETS
+    from optarena.train import load_config
+
+    for v in suite.variants:  # the optimizer exists and takes these hyperparameters (values: at build)
+        try:
+            load_config(None, [("optim.name", v.optimizer), ("optim.hp", v.opt)])
+        except ValueError as e:
+            raise ValueError(f"{where}: optimizer {v.name!r}: {e}") from None
+    for model in suite.models:
+        if model not in PRESETS:
+            close = difflib.get_close_matches(model, list(PRESETS), n=1)
+            raise ValueError(f"{where}: unknown model {model!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        for v in suite.variants:
+            v.centre(model)
+    if not suite.lr_mults or any(m <= 0 for m in suite.lr_mults) or len(set(suite.lr_mults)) < len(suite.lr_mults):
+        raise ValueError(f"{where}: lr_mults must be distinct positive numbers, got {list(suite.lr_mults)}")
+    if suite.max_extend < 0 or suite.seeds < 1 or any(suite.seeds_of(v) < 1 for v in suite.variants):
+        raise ValueError(f"{where}: max_extend must be >= 0 and seeds >= 1")
+
+
+def _strings(doc: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = doc[key]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: `{key}` must be a non-empty list of names, got {value!r}")
+    return value

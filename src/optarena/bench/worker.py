@@ -1,0 +1,172 @@
+"""One cell in a worker process: `run_cell(job) -> outcome`, the dict that becomes its results row.
+
+The trainer's `RunResult` and run.json carry the loss, steps and history; the optimizer's memory
+and step time they do not, so they are measured here through torch's global optimizer-step hooks
+(`torch.optim.optimizer.register_optimizer_step_{pre,post}_hook`), which see the trainer's optimizer
+without the trainer knowing:
+
+    opt_state_bytes  bytes of every tensor in the optimizer's `state` after the run
+    opt_step_s       mean wall time of `optimizer.step()`, steps after the first (the first
+                     allocates the state); on CUDA the hooks synchronize, so it is device time
+
+An exception becomes status "failed" with its traceback: the suite goes on. A diverged run is an
+ordinary outcome. The run's checkpoint is deleted once recorded (a suite of 134M-parameter runs
+would otherwise keep ~1.5 GB per cell) unless the job says to keep it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cells import Cell
+
+CURVE_KEYS = ("step", "tokens", "train_loss", "val_loss", "lr")
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: Cell
+    overrides: list[tuple[str, Any]]  # TrainConfig overrides (cells.Cell.overrides)
+    threads: int = 1  # torch threads in the worker (CPU: one per job, the cores shared by --jobs)
+    device: str | None = None  # replaces run.device, e.g. "cuda:1" for the second job on a GPU box
+    keep_checkpoint: bool = False
+
+
+def run_cell(job: Job) -> dict[str, Any]:
+    """Train one cell; never raises for a failing run (the outcome says "failed")."""
+    import torch
+
+    torch.set_num_threads(job.threads)
+    t0 = time.perf_counter()
+    try:
+        outcome = _train(job)
+    except Exception:
+        outcome = {"status": "failed", "error": traceback.format_exc(), "curves": []}
+    outcome["wall_s"] = time.perf_counter() - t0
+    return outcome
+
+
+def _train(job: Job) -> dict[str, Any]:
+    from optarena.data import resolve_data
+    from optarena.model import count_params, flops_per_token
+    from optarena.train import load_config, make_plan, train
+    from optarena.train.checkpoint import path_in
+
+    overrides = job.overrides + ([("run.device", job.device)] if job.device else [])
+    cfg = load_config(None, overrides)
+    data = resolve_data(cfg.data.source)
+    plan = make_plan(cfg, data.vocab_size)
+    with StepProbe() as probe:
+        result = train(cfg)
+    counts = count_params(plan.model)
+    out = Path(result.out)
+    if not job.keep_checkpoint:
+        path_in(out).unlink(missing_ok=True)
+    return {
+        "status": result.status, "final_val_loss": result.final_val_loss,
+        "diverged_at_step": result.diverged_at_step, "steps": result.steps,
+        "tokens_per_s": mean_throughput(result.history), "opt_state_bytes": probe.state_bytes(),
+        "opt_step_s": probe.mean_step_s(), "params_total": counts.total, "params_nonemb": counts.non_embedding,
+        "flops_per_token": float(flops_per_token(plan.model, plan.seq_len)),
+        "loss_floor": data.meta.get("loss_floor"), "config_json": json.dumps(cfg.to_dict(), default=str),
+        "record_json": _read(out / "run.json"), "peak_mem_bytes": _peak(result.history),
+        "curves": [{k: e.get(k) for k in CURVE_KEYS} for e in result.history],
+    }  # fmt: skip
+
+
+def mean_throughput(history: list[dict[str, Any]]) -> float | None:
+    """Training tokens / training seconds over the run: each log entry's rate covers the tokens
+    since the previous entry, so the mean is weighted by them (a harmonic mean)."""
+    tokens = seconds = 0.0
+    previous = 0
+    for e in history:
+        rate, n = e.get("tokens_per_s"), e["tokens"] - previous
+        previous = e["tokens"]
+        if rate and n > 0:
+            tokens, seconds = tokens + n, seconds + n / rate
+    return tokens / seconds if seconds else None
+
+
+class StepProbe:
+    """Global optimizer-step hooks: the outermost optimizer stepping, its step times, its state."""
+
+    def __init__(self) -> None:
+        self.optimizers: dict[int, Any] = {}
+        self.times: list[float] = []
+        self.depth, self.t0 = 0, 0.0
+
+    def __enter__(self) -> StepProbe:
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+        self.handles = [register_optimizer_step_pre_hook(self._pre), register_optimizer_step_post_hook(self._post)]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def _pre(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self.depth += 1  # an optimizer may step inner ones: time the outermost only
+        if self.depth == 1:
+            self.optimizers[id(optimizer)] = optimizer
+            _sync(optimizer)
+            self.t0 = time.perf_counter()
+
+    def _post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            _sync(optimizer)
+            self.times.append(time.perf_counter() - self.t0)
+
+    def mean_step_s(self) -> float | None:
+        later = self.times[1:]
+        return sum(later) / len(later) if later else None
+
+    def state_bytes(self) -> int | None:
+        if not self.optimizers:
+            return None
+        seen: set[int] = set()
+        return sum(_tensor_bytes(opt.state, seen) for opt in self.optimizers.values())
+
+
+def _tensor_bytes(obj: Any, seen: set[int]) -> int:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        key = obj.untyped_storage().data_ptr() if obj.numel() else id(obj)
+        if key in seen:
+            return 0
+        seen.add(key)
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v, seen) for v in obj)
+    return 0
+
+
+def _sync(optimizer: Any) -> None:
+    import torch
+
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.is_cuda:
+                torch.cuda.synchronize(p.device)
+            return
+
+
+def _peak(history: list[dict[str, Any]]) -> int | None:
+    peaks = [e["peak_mem_bytes"] for e in history if e.get("peak_mem_bytes") is not None]
+    return max(peaks) if peaks else None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None

@@ -1,0 +1,145 @@
+"""``optarena bench``: run a suite of training runs into DIR/results.db, then build its report.
+
+    optarena bench --list                          the named suites, their cells and what they are
+    optarena bench quick --out results/quick --jobs 2
+    optarena bench seed-134m --dry-run             the cells and their total tokens, nothing run
+    optarena bench seed-134m --full --data DIR     the paper-size suite (GPUs), on a FineWeb shard dir
+    optarena bench adana-ladder --smoke            any suite shrunk to seconds (tests, a first look)
+    optarena bench tune-table DIR                  a finished sweep's LR table (TOML) on stdout
+
+SUITE is a named suite or the path of a suite TOML file (see optarena/bench/suite.py for the
+format). A rerun with the same --out skips finished cells: after a crash or Ctrl-C, run the same
+command again. Exit status: 0 when every cell finished or diverged, 1 when some failed, 2 for a bad
+suite or argument, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+TUNE_TABLE = "tune-table"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="run a benchmark suite (tuned fairly, resumable) into DIR/results.db",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("suite", nargs="?", metavar="SUITE", help=f"a named suite, a suite .toml, or {TUNE_TABLE}")
+    p.add_argument("dir", nargs="?", metavar="DIR", help=f"{TUNE_TABLE}: the sweep's results directory")
+    p.add_argument("--list", action="store_true", help="list the named suites")
+    p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE[-smoke|-full])")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="cells run at once, each in its own process (default 1; 0: in this process)")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads per job (default 1)")
+    p.add_argument("--full", action="store_true", help="the suite's paper-size [full] settings (GPUs)")
+    p.add_argument("--smoke", action="store_true", help="shrink the suite to a few steps per cell")
+    p.add_argument("--data", metavar="SPEC", help="replace the suite's data (embedded, synthetic[:..], a shard dir)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training setting for every cell, after the suite's [train]; repeatable")
+    p.add_argument("--dry-run", action="store_true", help="print the cells and their total tokens; run nothing")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep each cell's final checkpoint.pt")
+    p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    p.add_argument("--heartbeat", type=float, default=60.0, metavar="S",
+                   help="seconds without a finished cell before the cells in flight are shown (60)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.list:
+            return list_suites()
+        if args.suite == TUNE_TABLE:
+            return tune_table(args.dir)
+        if args.suite is None:
+            raise ValueError("name a suite (optarena bench --list shows them)")
+        suite = _load(args)
+        if args.dry_run:
+            return dry_run(suite)
+        return run_bench(suite, args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"optarena bench: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _load(args: argparse.Namespace):
+    from optarena.bench import load_suite, smoke
+    from optarena.train.loading import parse_assignment
+
+    if args.jobs < 0 or args.threads < 1:
+        raise ValueError("--jobs must be >= 0 and --threads >= 1")
+    suite = load_suite(args.suite, full=args.full, data=args.data,
+                       train=tuple(parse_assignment(a) for a in args.set))
+    return smoke(suite) if args.smoke else suite
+
+
+def list_suites() -> int:
+    from optarena.bench import load_suite, named_suites
+
+    suites = [load_suite(name) for name in named_suites()]
+    width = max(len(s.name) for s in suites)
+    for s in suites:
+        extend = f" (+{s.max_cells() - s.planned_cells()} if grids extend)" if s.max_cells() > s.planned_cells() else ""
+        print(f"{s.name:<{width}}  {s.planned_cells():>4} cells{extend:<24}  {s.description}")
+    return 0
+
+
+def tune_table(results_dir: str | None) -> int:
+    from optarena.bench.lrtable import table_from_db
+
+    if results_dir is None:
+        raise ValueError(f"{TUNE_TABLE} needs the sweep's results directory")
+    sys.stdout.write(table_from_db(results_dir))
+    return 0
+
+
+def dry_run(suite) -> int:
+    from optarena.bench.cells import data_info, resolve_groups
+
+    info = data_info(suite.data, allow_missing=True)
+    if info.note:
+        print(f"note: {info.note}")
+    groups = resolve_groups(suite, info)
+    print(f"suite {suite.name} ({suite.mode}): {suite.description}")
+    print(f"{'model':<10} {'optimizer':<28} {'tokens':>14} {'steps':>7}  {'LRs (seed 0)':<40} seeds")
+    tokens = 0
+    for g in groups:
+        lrs = ", ".join(f"{g.variant.centre(g.model) * m:.3g}" for m in suite.lr_mults)
+        n_seeds = suite.seeds_of(g.variant)
+        print(f"{g.model:<10} {g.variant.name:<28} {g.tokens:>14,} {g.steps:>7}  {lrs:<40} {n_seeds}")
+        tokens += g.tokens * (len(suite.lr_mults) + n_seeds - 1)
+    extra = suite.max_cells() - suite.planned_cells()
+    print(f"{suite.planned_cells()} cells, {tokens:,} training tokens in all"
+          + (f"; grid extensions may add up to {extra} cells" if extra else ""))
+    return 0
+
+
+def run_bench(suite, args: argparse.Namespace) -> int:
+    from optarena.bench import run_suite
+
+    out = args.out or f"results/{suite.name}" + ("" if suite.mode == "cpu" else f"-{suite.mode}")
+    print(f"suite {suite.name} ({suite.mode}): {suite.planned_cells()} cells -> {out}/results.db, "
+          f"{args.jobs or 'in-process'} job(s)", flush=True)
+    summary = run_suite(suite, out, jobs=args.jobs, threads=args.threads, keep_checkpoints=args.keep_checkpoints,
+                        heartbeat_s=args.heartbeat)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    print(f"done in {summary.wall_s:.0f} s: {summary.ran} cell(s) run now; in the database: {counts}")
+    if summary.interrupted:
+        return 130
+    report_ok = args.no_report or build_report(out)
+    return 0 if summary.counts.get("failed", 0) == 0 and report_ok else 1
+
+
+def build_report(out: str) -> bool:
+    try:
+        from optarena.report import build_report as build
+    except ImportError:
+        print("note: optarena.report is not available; the results are in the database only")
+        return True
+    try:
+        written = build(out)
+    except Exception as e:  # the results are safe in the database; say what went wrong
+        print(f"optarena bench: the report failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return False
+    paths = written if isinstance(written, (list, tuple)) else [written]
+    print("report: " + ", ".join(str(p) for p in paths))
+    return True

@@ -1,0 +1,117 @@
+"""The runner: resumable, robust to failing cells and dead runners, one database per directory."""
+
+from __future__ import annotations
+
+import functools
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from optarena.bench import ResultsDB, load_suite, run_suite
+
+from .fakes import fake_train
+
+SUITE = """
+tokens = [512, 768]
+lr_mults = [0.5, 1, 2]
+max_extend = 1
+seeds = 2
+[optimizers]
+adamw = 1e-3
+lion = 1e-4
+"""
+TARGETS = {"adamw": 1e-3, "lion": 1e-4}
+
+
+def run(path, out, jobs=0, **fake):
+    calls: list[str] = []
+    train_fn = functools.partial(fake_train, targets=TARGETS, log=calls, **fake)
+    summary = run_suite(load_suite(path), out, jobs=jobs, train_fn=train_fn, stream=None)
+    return summary, calls
+
+
+def test_rerun_runs_nothing_new(write_suite, tmp_path):
+    path = write_suite(SUITE)
+    summary, calls = run(path, tmp_path / "out")
+    assert len(calls) == summary.ran == 2 * 2 * 4  # budgets x optimizers x (3 LRs + 1 more seed)
+    summary, calls = run(path, tmp_path / "out")
+    assert calls == [] and summary.ran == 0
+    assert summary.counts == {"finished": 16}
+
+
+def test_cell_left_running_by_a_dead_process_is_rerun(write_suite, tmp_path):
+    path = write_suite(SUITE)
+    run(path, tmp_path / "out")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    db = ResultsDB(tmp_path / "out")
+    victim = db.runs()[3]["cell"]
+    db.conn.execute("UPDATE runs SET status='running', pid=?, host=?, final_val_loss=NULL WHERE cell=?",
+                    (dead.pid, socket.gethostname(), victim))
+    _, calls = run(path, tmp_path / "out")
+    assert calls == [victim]
+    assert {r["status"] for r in db.runs()} == {"finished"}
+
+
+def test_interrupt_releases_the_cell_and_resume_finishes(write_suite, tmp_path):
+    path = write_suite(SUITE)
+    seen: list[str] = []
+
+    def interrupting(job):
+        seen.append(job.cell.key)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+        return fake_train(job, TARGETS)
+
+    summary = run_suite(load_suite(path), tmp_path / "out", jobs=0, train_fn=interrupting, stream=None)
+    assert summary.interrupted and summary.counts["finished"] == 4 and "running" not in summary.counts
+    _, calls = run(path, tmp_path / "out")
+    assert seen[4] in calls and len(calls) == 12
+
+
+def test_failing_cell_is_recorded_and_the_suite_goes_on(write_suite, tmp_path):
+    path = write_suite(SUITE)
+    summary, calls = run(path, tmp_path / "out", fail_at=2e-3)
+    db = ResultsDB(tmp_path / "out")
+    failed = db.runs("failed")
+    assert len(failed) == 2  # adamw at 2e-3, one per budget
+    assert "ValueError: boom at lr 0.002" in failed[0]["error"]
+    assert summary.counts["finished"] == 14 and len(calls) == 16
+    _, calls = run(path, tmp_path / "out")  # a new invocation retries the failures
+    assert sorted(calls) == sorted(r["cell"] for r in failed)
+
+
+def test_diverged_run_is_a_result(write_suite, tmp_path):
+    summary, _ = run(write_suite(SUITE), tmp_path / "out", diverge_above=1.9e-3)
+    rows = ResultsDB(tmp_path / "out").runs("diverged")
+    assert len(rows) == 2 and all(r["final_val_loss"] is None and r["diverged_at_step"] == 3 for r in rows)
+    assert "failed" not in summary.counts
+
+
+def test_database_belongs_to_one_suite_and_its_settings(write_suite, tmp_path):
+    run(write_suite(SUITE), tmp_path / "out")
+    with pytest.raises(ValueError, match="has changed"):
+        run(write_suite(SUITE.replace("lion = 1e-4", "lion = 2e-4")), tmp_path / "out")
+    with pytest.raises(ValueError, match="holds suite 't'"):
+        run(write_suite(SUITE, name="other"), tmp_path / "out")
+    run(write_suite(SUITE.replace("seeds = 2", "seeds = 3")), tmp_path / "out")  # more seeds: same cells + new
+
+
+def test_parallel_jobs_in_worker_processes(write_suite, tmp_path):
+    summary, _ = run(write_suite(SUITE), tmp_path / "out", jobs=2)
+    assert summary.counts == {"finished": 16}
+    pids = {r["pid"] for r in ResultsDB(tmp_path / "out").runs()}
+    assert len(pids) == 1  # the runner's pid: it owns the claim; the workers ran the cells
+
+
+def test_a_dead_worker_fails_its_cells_and_the_suite_goes_on(write_suite, tmp_path):
+    path = write_suite(SUITE)
+    summary, _ = run(path, tmp_path / "out", jobs=2, die_at=2e-3)
+    assert 1 <= summary.counts["failed"] <= 2  # the cell that killed the pool, and one in flight beside it
+    errors = [r["error"] for r in ResultsDB(tmp_path / "out").runs("failed")]
+    assert all("worker process died" in e for e in errors)
+    assert summary.counts["finished"] + summary.counts["failed"] == 16
+    summary, _ = run(path, tmp_path / "out", jobs=2)  # the next invocation retries them
+    assert summary.counts == {"finished": 16}

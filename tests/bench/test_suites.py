@@ -1,0 +1,116 @@
+"""The named suites: each loads, plans, builds every optimizer it names, and dry-runs; the format's rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from optarena import optim
+from optarena.bench import load_suite, named_suites, smoke
+from optarena.bench.cells import Cell, data_info, resolve_groups
+from optarena.bench.files import SUITES_DIR, suite_path
+from optarena.cli import main
+from optarena.model import Transformer, get_preset
+from optarena.train import load_config
+from optarena.train.build import make_optimizer
+
+EXPECTED = {"quick", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
+            "stable-momentum-clip", "svrm-gamma", "ladder-synthetic"}
+
+
+def has_full(name: str) -> bool:
+    return "[full]" in suite_path(name).read_text()
+
+
+MODES = [(n, False) for n in sorted(EXPECTED)] + [(n, True) for n in sorted(EXPECTED) if has_full(n)]
+
+
+def test_the_named_suites_are_shipped():
+    assert set(named_suites()) == EXPECTED
+
+
+@pytest.mark.parametrize("name, full", MODES)
+def test_every_cell_config_builds(name, full, shard_dir, tmp_path):
+    """Every optimizer row's settings pass the trainer's checks and build on a model: a typo in a
+    suite's hyperparameters fails here, not hours into a GPU run."""
+    suite = load_suite(name, full=full, data=str(shard_dir))
+    groups = resolve_groups(suite, data_info(suite.data))
+    assert len(groups) == len(suite.models) * len(suite.budgets) * len(suite.variants)
+    model = Transformer(get_preset("tiny", vocab_size=64))
+    for g in groups:
+        if g.model != suite.models[0] or g.budget != suite.budgets[0]:
+            continue
+        cfg = load_config(None, Cell(g, suite.lr_mults[-1], 0, "sweep").overrides(suite, tmp_path / "x"))
+        make_optimizer(cfg, model, max(g.steps, 64))  # the tiny test data shrinks ratio budgets below delta
+
+
+def test_quick_covers_every_optimizer_at_one_lr():
+    suite = load_suite("quick")
+    assert sorted(v.name for v in suite.variants) == optim.names()
+    assert suite.lr_mults == (1.0,) and suite.lr_table and suite.lr_table.endswith("quick_lrs.toml")
+    assert suite.seeds_of(next(v for v in suite.variants if v.name == "adamw")) == 3
+    assert load_suite("quick-sweep").train == suite.train  # the table was tuned under these settings
+
+
+def test_quick_lr_table_has_every_optimizer():
+    from optarena.bench.lrtable import read_table
+
+    table = read_table(SUITES_DIR / "quick_lrs.toml")
+    assert set(table["tiny"]) == set(optim.names())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_smoke_shrinks_any_suite(name):
+    s = smoke(load_suite(name))
+    assert s.models == ("tiny",) and len(s.lr_mults) <= 2 and s.max_extend == 0 and s.seeds <= 2
+    assert all(b.kind == "tokens" and b.value <= 12 * 256 for b in s.budgets)
+    assert [v.name for v in s.variants] == [v.name for v in load_suite(name).variants]
+
+
+def test_dry_run_and_list(capsys, shard_dir):
+    assert main(["bench", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in EXPECTED)
+    assert main(["bench", "seed-134m", "--dry-run", "--data", str(shard_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "30 cells" in out and "training tokens in all" in out and "stable-momentum" in out
+    assert main(["bench", "seed-134m", "--full", "--dry-run", "--data", "/nonexistent/fineweb"]) == 0
+    out = capsys.readouterr().out
+    assert "not found" in out and "2,471,493,632" in out  # 20 x 123.6M parameters, whole batches
+    assert main(["bench", "quick-sweeep"]) == 2
+    assert "did you mean 'quick-sweep'" in capsys.readouterr().err
+
+
+def test_suite_format_errors(write_suite):
+    for body, message in [
+        ("tokens = [512]\nlr_mult = [1]\n[optimizers]\nadamw = 1e-3\n", "did you mean 'lr_mults'"),
+        ("tokens = [512]\n[optimizers]\nadamw = { lr = 1e-3, scale = ['adamw_lr'] }\n", "must give their centre"),
+        ("tokens = [512]\nratio = [1]\n[optimizers]\nadamw = 1e-3\n", "one of them"),
+        ("tokens = [512]\n[optimizers]\nadamw = { lr = { mini = 1e-3 } }\n", "no centre LR for model 'tiny'"),
+        ("tokens = [512]\nseeds = { lion = 2 }\n[optimizers]\nadamw = 1e-3\n", "unknown optimizer"),
+        ("tokens = [512]\n[optimizers]\nadamww = 1e-3\n", "unknown optimizer 'adamww'"),
+        ("tokens = [512]\n[optimizers]\nadamw = { lr = 1e-3, opt = { betaz = 1 } }\n", "did you mean 'betas'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_suite(write_suite(body))
+    path = write_suite("tokens = [512]\n[optimizers]\nadamw = 1e-3\n")
+    path.write_text(path.read_text() + "lr = 3e-3\n")
+    with pytest.raises(ValueError, match="set per run by the suite"):
+        load_suite(path)
+
+
+def test_extends_merges_training_settings(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "quick-sweep"\ndescription = "c"\nlr_mults = [1]\n'
+                     '[train]\nschedule.kind = "constant"\n')
+    suite = load_suite(child)
+    settings = dict(suite.train)
+    assert settings["schedule.kind"] == "constant" and settings["schedule.warmup"] == 0.1  # merged, not replaced
+    assert suite.name == "child" and len(suite.variants) == len(optim.names())
+
+
+def test_variants_are_rows_with_their_own_hyperparameters():
+    suite = load_suite("stable-momentum-clip")
+    clips = {v.name: v.opt["clip"] for v in suite.variants}
+    assert clips == {"stable-momentum clip=0.5": 0.5, "stable-momentum clip=1": 1.0,
+                     "stable-momentum clip=2": 2.0, "stable-momentum clip=None": "None"}
+    assert dict(suite.train)["grad_clip"] == 0.0

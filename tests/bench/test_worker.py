@@ -1,0 +1,70 @@
+"""The worker's measurements: optimizer state bytes and step time via global step hooks, throughput."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from optarena import optim
+from optarena.bench.worker import StepProbe, mean_throughput
+from optarena.model import Transformer, get_preset
+
+
+def steps(opt, model, n=3):
+    for _ in range(n):
+        for p in model.parameters():
+            p.grad = torch.randn_like(p)
+        opt.step()
+
+
+def test_probe_measures_adamw_state_and_step_time():
+    model = Transformer(get_preset("tiny", vocab_size=64))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with StepProbe() as probe:
+        steps(opt, model)
+    params = list(model.parameters())
+    # exp_avg and exp_avg_sq in fp32 per parameter, and torch's 0-d float32 step counter
+    assert probe.state_bytes() == sum(2 * 4 * p.numel() + 4 for p in params)
+    assert len(probe.times) == 3 and probe.mean_step_s() > 0
+    steps(opt, model)  # after the block the hooks are gone
+    assert len(probe.times) == 3
+
+
+@pytest.mark.parametrize("name", ["muon", "lion", "adana"])
+def test_probe_sees_registry_optimizers(name):
+    model = Transformer(get_preset("tiny", vocab_size=64))
+    kwargs = {"total_steps": 10} if name == "adana" else {}
+    opt = optim.create(name, model, **kwargs)
+    with StepProbe() as probe:
+        steps(opt, model, n=2)
+    numel = sum(p.numel() for p in model.parameters())
+    assert numel * 4 <= probe.state_bytes() <= 4 * numel * 4  # one to four fp32 buffers per parameter
+    assert len(probe.times) == 2
+
+
+def test_nested_optimizers_are_timed_once():
+    inner = torch.optim.SGD([torch.nn.Parameter(torch.zeros(3))], lr=0.1)
+
+    class Outer(torch.optim.SGD):
+        def step(self, closure=None):
+            inner.step()
+            return super().step(closure)
+
+    p = torch.nn.Parameter(torch.zeros(2))
+    outer = Outer([p], lr=0.1, momentum=0.9)
+    with StepProbe() as probe:
+        for _ in range(2):
+            p.grad = torch.ones(2)
+            outer.step()
+    assert len(probe.times) == 2  # the inner step is inside the outer one's time
+    assert probe.state_bytes() == 2 * 4  # outer momentum buffer (the inner has no state)
+
+
+def test_mean_throughput_weights_by_tokens():
+    history = [{"tokens": 100, "tokens_per_s": 100.0},  # 1 s
+               {"tokens": 400, "tokens_per_s": 300.0},  # 1 s
+               {"tokens": 400, "tokens_per_s": 0.0, "val_loss": 1.0}]  # an eval-only entry
+    assert math.isclose(mean_throughput(history), 200.0)
+    assert mean_throughput([]) is None
