@@ -1,63 +1,28 @@
 """Pieces shared by the optimizers, each written once and used everywhere (STYLE.md §3).
 
-All functions work in place on lists of tensors with ``torch._foreach_*`` ops. A per-tensor coefficient
-is a float when every tensor of the list shares it (the usual case: one step count per group) and a
-list of floats otherwise; :func:`uniform` makes that choice.
+Two kinds. Coefficient functions run on the host, in an optimizer's ``_coefficients(group, t)``: they
+turn the LR and the step into the update's scalars (None for a term that is off). Tensor functions work
+in place on lists of tensors with ``torch._foreach_*`` ops; a coefficient they take is a float on the
+eager path or a 0-d tensor on the compiled one (see base.py), so none of them branches on its value.
 
-Legend: g gradient, p parameter, m first moment, v second moment, u update direction.
+Legend: g gradient, p parameter, m first moment, v second moment, u update direction, t the step,
+bc_i = 1 − β_i^t the bias corrections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-Coeff = float | list[float]
+Scalar = float | torch.Tensor  # a coefficient: a Python number, or a 0-d tensor on the compiled path
 
 
-def uniform(values: Sequence[float]) -> Coeff:
-    """One float when all values agree (faster foreach overloads), else the list itself."""
-    first = values[0]
-    return float(first) if all(v == first for v in values) else [float(v) for v in values]
+# -- coefficients (host) -------------------------------------------------------------------------------
+def decay_factor(lr: float, weight_decay: float) -> float | None:
+    """1 − lr·λ: decoupled weight decay (torch AdamW: the scheduled lr, not adjusted); None when λ = 0."""
+    return 1.0 - lr * weight_decay if weight_decay != 0.0 else None
 
 
-def steps(states: Sequence[dict]) -> list[int]:
-    return [s["step"] for s in states]
-
-
-def ema_(bufs: list[torch.Tensor], xs: list[torch.Tensor], weight: Coeff) -> None:
-    """buf ← buf + w·(x − buf), i.e. buf ← (1−w)·buf + w·x  (an EMA with β = 1 − w)."""
-    if isinstance(weight, float):
-        torch._foreach_lerp_(bufs, xs, weight)
-    else:
-        for b, x, w in zip(bufs, xs, weight):
-            b.lerp_(x, w)
-
-
-def ema_sq_(bufs: list[torch.Tensor], xs: list[torch.Tensor], beta: Coeff) -> None:
-    """v ← β·v + (1−β)·x²  (second-moment EMA)."""
-    torch._foreach_mul_(bufs, beta)
-    one_minus = 1.0 - beta if isinstance(beta, float) else [1.0 - b for b in beta]
-    torch._foreach_addcmul_(bufs, xs, xs, one_minus)
-
-
-def decay_(params: list[torch.Tensor], rates: Coeff) -> None:
-    """p ← p·(1 − rate): decoupled weight decay with a per-tensor rate (already multiplied by lr)."""
-    if isinstance(rates, float):
-        if rates != 0.0:
-            torch._foreach_mul_(params, 1.0 - rates)
-    else:
-        torch._foreach_mul_(params, [1.0 - r for r in rates])
-
-
-def decoupled_rate(group: dict, weight_decay: float | None = None) -> float:
-    """AdamW's decoupled decay rate lr·λ (torch semantics: the scheduled lr, not adjusted)."""
-    wd = group["weight_decay"] if weight_decay is None else weight_decay
-    return group["lr"] * wd
-
-
-def logtime_rates(group: dict, step_list: Sequence[int]) -> Coeff:
+def logtime_rate(group: dict, t: int) -> float:
     """Log-time weight decay λ(t) = ω·s(t)/(⌊T/10⌋ + t)  (arXiv 2602.05298; specs/adana.md §1.0).
 
     s(t) = group['lr'] / group['peak_lr'] is the LR schedule factor. The authors' code writes this as
@@ -65,77 +30,138 @@ def logtime_rates(group: dict, step_list: Sequence[int]) -> Coeff:
     number; written this way it stays finite when T < 10. It is *independent* decay: not multiplied
     by the peak LR.
     """
-    omega = group["omega"]
-    if omega == 0.0:
-        return 0.0
     s = group["lr"] / group["peak_lr"] if group["peak_lr"] > 0 else 0.0
-    ts = group["total_steps"] // 10
-    return uniform([omega * s / (ts + t) for t in step_list])
+    return group["omega"] * s / (group["total_steps"] // 10 + t)
 
 
-def _scale_(xs: list[torch.Tensor], factors: list[float]) -> None:
-    """x ← x·f, skipped when every f is 1 (no bias correction): a pass over memory saved."""
-    factors = uniform(factors)
-    if factors != 1.0:
-        torch._foreach_mul_(xs, factors)
+def logtime_factor(group: dict, t: int) -> float | None:
+    """1 − λ(t) (:func:`logtime_rate`); None when ω = 0."""
+    return 1.0 - logtime_rate(group, t) if group["omega"] != 0.0 else None
 
 
-def bias_corrections(beta: float, step_list: Sequence[int]) -> list[float]:
-    return [1.0 - beta**t for t in step_list]
+def bias_correction(beta: float, t: int) -> float:
+    return 1.0 - beta**t
 
 
-def adam_direction(m: list[torch.Tensor], v: list[torch.Tensor], eps: float, bc1: list[float],
-                   bc2: list[float], eps_style: str) -> list[torch.Tensor]:
-    """u = m̂/(√v̂ + ε) in one of the two conventions of specs/optimizers.md §1.0.
+def adam_coefficients(lr: float, eps: float, betas: tuple[float, float] | None, t: int, eps_style: str
+                      ) -> dict[str, float]:
+    """Adam's step p ← p − lr·m̂/(√v̂ + ε) as p ← p + step·m/(√v + ε'), step = −lr·√bc2/bc1, in one of
+    the two conventions of specs/optimizers.md §1.0, which differ only in where ε sits:
 
-    * ``"torch"``: u = (m/bc1) / (√v/√bc2 + ε)             (torch.optim.AdamW)
-    * ``"hf"``:    u = (√bc2/bc1) · m / (√v + ε)             (HF/BERT; official Grams, C-AdamW)
+    * ``"torch"``: m̂/(√v̂ + ε), so ε' = ε·√bc2     (torch.optim.AdamW)
+    * ``"hf"``:    (√bc2/bc1)·m/(√v + ε), so ε' = ε   (HF/BERT; official Grams, C-AdamW)
+
+    ``betas=None``: no bias correction (step = −lr, ε' = ε). With the scales in the coefficients a
+    plain step is two passes, √v + ε' then one ``addcdiv_``, and u never exists in memory.
     """
-    denom = torch._foreach_sqrt(v)
-    if eps_style == "torch":
-        _scale_(denom, [1.0 / b**0.5 for b in bc2])
-        torch._foreach_add_(denom, eps)
-        u = torch._foreach_div(m, denom)
-        _scale_(u, [1.0 / b for b in bc1])
+    if betas is None:
+        return {"eps": eps, "step": -lr}
+    bc1, bc2 = bias_correction(betas[0], t), bias_correction(betas[1], t)
+    return {"eps": eps * bc2**0.5 if eps_style == "torch" else eps, "step": -lr * bc2**0.5 / bc1}
+
+
+# -- tensor functions ----------------------------------------------------------------------------------
+# A coefficient that may be a tensor goes through these wrappers, never into an argument that torch
+# types as a Scalar (``alpha=``, ``value=``, ``_foreach_add_(xs, s)``, a clamp bound): under
+# torch.compile (torch 2.13) such a 0-d tensor is read once while tracing and baked into the graph,
+# so the next step would silently reuse the first step's value (tests/perf/test_fast_paths.py). The
+# wrappers route tensors through tensor-typed ops (``_foreach_mul``, ``Tensor.add_``), and floats
+# through the single fused op.
+def add_scalar_(xs: list[torch.Tensor], s: Scalar) -> None:
+    """x ← x + s."""
+    if torch.is_tensor(s):
+        for x in xs:
+            x.add_(s)
     else:
-        torch._foreach_add_(denom, eps)
-        u = torch._foreach_div(m, denom)
-        _scale_(u, [b2**0.5 / b1 for b1, b2 in zip(bc1, bc2)])
-    return u
+        torch._foreach_add_(xs, s)
 
 
-def adam_moments_direction(m: list[torch.Tensor], v: list[torch.Tensor], g: list[torch.Tensor],
-                           betas: tuple[float, float], eps: float, step_list: Sequence[int],
-                           eps_style: str) -> list[torch.Tensor]:
-    """Adam's moment updates m ← EMA_β1(g), v ← EMA_β2(g²), then the direction u = m̂/(√v̂ + ε)."""
+def add_(xs: list[torch.Tensor], ys: list[torch.Tensor], alpha: Scalar) -> None:
+    """x ← x + α·y."""
+    if torch.is_tensor(alpha):
+        torch._foreach_add_(xs, torch._foreach_mul(ys, alpha))
+    else:
+        torch._foreach_add_(xs, ys, alpha=alpha)
+
+
+def addcmul_(xs: list[torch.Tensor], a: list[torch.Tensor], b: list[torch.Tensor], value: Scalar) -> None:
+    """x ← x + c·a·b."""
+    if torch.is_tensor(value):
+        torch._foreach_addcmul_(xs, torch._foreach_mul(a, value), b)
+    else:
+        torch._foreach_addcmul_(xs, a, b, value=value)
+
+
+def addcdiv_(xs: list[torch.Tensor], a: list[torch.Tensor], b: list[torch.Tensor], value: Scalar) -> None:
+    """x ← x + c·a/b."""
+    if torch.is_tensor(value):
+        torch._foreach_addcdiv_(xs, torch._foreach_mul(a, value), b)
+    else:
+        torch._foreach_addcdiv_(xs, a, b, value=value)
+
+
+def clamp_min_(xs: list[torch.Tensor], floor: Scalar) -> None:
+    """x ← max(x, floor)."""
+    if torch.is_tensor(floor):
+        for x in xs:
+            x.clamp_(min=floor)
+    else:
+        torch._foreach_clamp_min_(xs, floor)
+
+
+def ema_(bufs: list[torch.Tensor], xs: list[torch.Tensor], weight: Scalar) -> None:
+    """buf ← buf + w·(x − buf), i.e. buf ← (1−w)·buf + w·x  (an EMA with β = 1 − w)."""
+    torch._foreach_lerp_(bufs, xs, weight)
+
+
+def ema_sq_(bufs: list[torch.Tensor], xs: list[torch.Tensor], beta: Scalar) -> None:
+    """v ← β·v + (1−β)·x²  (second-moment EMA)."""
+    torch._foreach_mul_(bufs, beta)
+    addcmul_(bufs, xs, xs, 1.0 - beta)
+
+
+def decay_(params: list[torch.Tensor], factor: Scalar | None) -> None:
+    """p ← p·factor (a weight decay's 1 − rate); nothing when the factor is None."""
+    if factor is not None:
+        torch._foreach_mul_(params, factor)
+
+
+def adam_denominator(v: list[torch.Tensor], eps: Scalar) -> list[torch.Tensor]:
+    """D = √v + ε', new tensors (ε' from :func:`adam_coefficients`)."""
+    d = torch._foreach_sqrt(v)
+    add_scalar_(d, eps)
+    return d
+
+
+def adam_moments_(m: list[torch.Tensor], v: list[torch.Tensor], g: list[torch.Tensor],
+                  betas: tuple[float, float]) -> None:
+    """Adam's moment updates m ← EMA_β1(g), v ← EMA_β2(g²)."""
     beta1, beta2 = betas
     ema_(m, g, 1.0 - beta1)
     ema_sq_(v, g, beta2)
-    return adam_direction(m, v, eps, bias_corrections(beta1, step_list), bias_corrections(beta2, step_list),
-                          eps_style)
 
 
 MASK_NORMS = ("mean", "count", "none")
 
 
-def caution_(u: list[torch.Tensor], g: list[torch.Tensor], mask_norm: str) -> None:
-    """Cautious masking (Liang et al., arXiv 2411.16085): u ← u ⊙ 1[u ⊙ g > 0] · scale.
+def caution_masks(u: list[torch.Tensor], g: list[torch.Tensor], mask_norm: str) -> list[torch.Tensor]:
+    """Cautious masking (Liang et al., arXiv 2411.16085): the masks 1[u ⊙ g > 0]·scale, for the step
+    u ← u ⊙ mask (as ``addcmul_`` into p, so the masked u never exists in memory).
 
     ``mask_norm`` picks the rescaling of the surviving entries (they differ when few survive):
     ``"mean"``: scale = 1/max(mean(mask), 1e-3) (timm, and C-Optim's current rule; our default);
     ``"count"``: scale = numel/(sum(mask) + 1) (the paper's original rule, kept in C-Lion);
     ``"none"``: no rescaling.
     """
-    masks = torch._foreach_mul(u, g)
-    masks = [(x > 0).to(x.dtype) for x in masks]
-    if mask_norm != "none":
-        counts = torch._foreach_norm(masks, 1)  # L1 norm of a 0/1 mask = number of survivors
+    masks = []
+    for x, gx in zip(u, g):
+        mask = torch.mul(x, gx).gt_(0)  # 1.0 or 0.0 in x's dtype: a bool mask would be converted at each use
         if mask_norm == "mean":
-            scales = [x.numel() / torch.clamp(c, min=1e-3 * x.numel()) for x, c in zip(masks, counts)]
-        else:
-            scales = [x.numel() / (c + 1.0) for x, c in zip(masks, counts)]
-        torch._foreach_mul_(masks, scales)
-    torch._foreach_mul_(u, masks)
+            mask.mul_(x.numel() / torch.clamp(mask.sum(), min=1e-3 * x.numel()))
+        elif mask_norm == "count":
+            mask.mul_(x.numel() / (mask.sum() + 1.0))
+        masks.append(mask)
+    return masks
 
 
 def clipped_by_norm(xs: list[torch.Tensor], max_norm: float | None) -> list[torch.Tensor]:

@@ -4,7 +4,7 @@ Per step, with t the step count, bc_i = 1 − β_i^t (arXiv 1412.6980, 1711.0510
 
     m ← β1·m + (1−β1)·g
     v ← β2·v + (1−β2)·g²
-    u ← m̂/(√v̂ + ε)                      eps_style "torch" or "hf" (see _pieces.adam_direction)
+    u ← m̂/(√v̂ + ε)                      eps_style "torch" or "hf" (see _pieces.adam_coefficients)
     u ← sign(g) ⊙ |u|                    grams=True     (Cao, Li, Song, arXiv 2412.17107)
     u ← u ⊙ mask(u ⊙ g > 0)·scale        caution=True   (Liang et al., arXiv 2411.16085)
     p ← p − lr·u
@@ -66,19 +66,30 @@ class AdamFamily(ArenaOptimizer):
         state["exp_avg"] = self.zeros(p)
         state["exp_avg_sq"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
-        t = P.steps(states)
-        logtime = group["wd_schedule"] == "logtime"
-        if not logtime:
-            P.decay_(params, P.decoupled_rate(group))
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "tensor" if group["caution"] else "coordinate"  # caution's scale is a mean over the tensor
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        lr, logtime = group["lr"], group["wd_schedule"] == "logtime"
+        return {"decay": None if logtime else P.decay_factor(lr, group["weight_decay"]),  # before the step
+                "logtime_decay": P.logtime_factor(group, t) if logtime else None,  # after it
+                **P.adam_coefficients(lr, group["eps"], group["betas"], t, group["eps_style"])}
+
+    def _update(self, group, c, params, grads, states) -> None:
+        P.decay_(params, c["decay"])
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
-        u = P.adam_moments_direction(m, v, grads, group["betas"], group["eps"], t, group["eps_style"])
-        if group["grams"]:
-            torch._foreach_abs_(u)
-            torch._foreach_mul_(u, torch._foreach_sign(grads))
-        if group["caution"]:
-            P.caution_(u, grads, group["mask_norm"])
-        torch._foreach_add_(params, u, alpha=-group["lr"])
-        if logtime:
-            P.decay_(params, P.logtime_rates(group, t))
+        P.adam_moments_(m, v, grads, group["betas"])
+        d = P.adam_denominator(v, c["eps"])
+        if not (group["grams"] or group["caution"]):
+            P.addcdiv_(params, m, d, c["step"])
+        else:  # u = m/D; its positive scale, left in c["step"], changes neither signs nor the masks
+            u = torch._foreach_div(m, d)
+            if group["grams"]:
+                torch._foreach_abs_(u)
+                torch._foreach_mul_(u, torch._foreach_sign(grads))
+            if group["caution"]:
+                P.addcmul_(params, u, P.caution_masks(u, grads, group["mask_norm"]), c["step"])
+            else:
+                P.add_(params, u, c["step"])
+        P.decay_(params, c["logtime_decay"])

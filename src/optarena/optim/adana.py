@@ -87,62 +87,79 @@ class ADana(ArenaOptimizer):
         if group["tau"]:  # Dana-Star's activity estimate: the only variant that needs a third buffer
             state["tau"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
-        t = P.steps(states)
-        cs = L.ema_weights(group["delta"], t)
-        c = P.uniform(cs)
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "coordinate"
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        ema = L.ema_weights(group["delta"], [t])[0]
+        lr, g3 = group["lr"], group["gamma3_factor"]
+        c = {"ema": ema, "beta": 1.0 - ema, "decay": P.logtime_factor(group, t), "step": -lr}
+        if group["tau"]:  # the floor of r, and t itself for T_eff = max(τ·t, 1)
+            return {**c, "floor": 1.0 / (1 + t), "t": float(t), "step_m": -lr * g3}
+        k = (1 + t) ** (1 - group["kappa"])
+        if group["clipsnr"] is None:  # ADana: the damping K folded into the momentum's step
+            return {**c, "step_m": -lr * g3 * k}
+        # Dana-MK4: clamp(K·m/D, ±c) = K·clamp(m/D, ±c/K), K folded into the clipped term's step
+        return {**c, "bound": group["clipsnr"] / k, "step_clipped": -lr * g3 * k, "step_m": -lr * g3}
+
+    def _update(self, group, c, params, grads, states) -> None:
         m = [s["m"] for s in states]
         v = [s["v"] for s in states]
-        P.ema_(m, grads, c)
-        P.ema_sq_(v, grads, P.uniform([1.0 - x for x in cs]))
+        P.ema_(m, grads, c["ema"])
+        P.ema_sq_(v, grads, c["beta"])
         d = torch._foreach_sqrt(v)
         torch._foreach_add_(d, group["eps"])  # D = √v + ε, ε outside the root as in the code
         if group["tau"]:
-            n, k, r = _star_terms(group, grads, d, [s["tau"] for s in states], c, t)
-        else:  # N = 1/D, K = (1+t)^(1−κ), r = 1
-            n, r = torch._foreach_reciprocal(d), None
-            k = P.uniform([(1 + s) ** (1 - group["kappa"]) for s in t])
-        mn = torch._foreach_mul(m, n)
-        x = torch._foreach_mul(mn, k)  # sign(m)·r·a before the clip: the damped Nesterov term
-        if group["clipsnr"] is not None:
-            _clamp_(x, group["clipsnr"], r)
-        paper_form = group["clipsnr"] is None and not group["tau"]
-        if not paper_form:
-            torch._foreach_add_(x, mn)  # the codes' extra undamped m·N term (see the docstring)
-        u = torch._foreach_mul(grads, n)
-        torch._foreach_add_(u, x, alpha=group["gamma3_factor"])
-        rates = P.logtime_rates(group, t)
-        if paper_form:
-            P.decay_(params, rates)
-        torch._foreach_add_(params, u, alpha=-group["lr"])
-        if not paper_form:
-            P.decay_(params, rates)
+            _star_step(group, c, params, grads, m, d, [s["tau"] for s in states])
+        elif group["clipsnr"] is None:
+            _adana_step(c, params, grads, m, d)
+        else:
+            _mk4_step(c, params, grads, m, d)
 
 
-def _star_terms(group, grads, d, taus, c, t):
-    """Dana-Star's τ update; returns N = √r/D, K = T_eff^(1−κ) and r (specs/adana.md §1.3)."""
+def _adana_step(c, params, grads, m, d):
+    """ADana, the paper form: p ← p·(1 − λ), then p ← p − γ(t)·[g + γ3·K·m]/D with K = (1+t)^(1−κ)."""
+    P.decay_(params, c["decay"])
+    P.addcdiv_(params, grads, d, c["step"])
+    P.addcdiv_(params, m, d, c["step_m"])
+
+
+def _mk4_step(c, params, grads, m, d):
+    """Dana-MK4: p ← p − γ(t)·[g/D + γ3·(clamp(K·m/D, ±c) + m/D)], then p ← p·(1 − λ)."""
+    mn = torch._foreach_div(m, d)
+    clipped = [torch.clamp(x, -c["bound"], c["bound"]) for x in mn]  # the damped Nesterov term, over K
+    P.addcdiv_(params, grads, d, c["step"])
+    P.add_(params, clipped, c["step_clipped"])
+    P.add_(params, mn, c["step_m"])  # the codes' extra undamped m/D term (see the module docstring)
+    P.decay_(params, c["decay"])
+
+
+def _star_step(group, c, params, grads, m, d, taus):
+    """Dana-Star(-MK4): the τ update, N = √r/D and K = T_eff^(1−κ) (specs/adana.md §1.3), then
+    p ← p − γ(t)·[g·N + γ3·(x + m·N)] with x = K·m·N (clipped to ±c·r for MK4), then p ← p·(1 − λ)."""
     ratio = torch._foreach_abs(grads)
     torch._foreach_div_(ratio, torch._foreach_add(ratio, d))  # |g|/(|g| + √v + ε)
-    P.ema_(taus, ratio, c)
-    capped = torch._foreach_clamp_max(taus, 0.5)
-    r = torch._foreach_div(capped, torch._foreach_add(torch._foreach_neg(capped), 1.0))
+    P.ema_(taus, ratio, c["ema"])
+    r = torch._foreach_clamp_max(taus, 0.5)
+    torch._foreach_div_(r, torch._foreach_add(torch._foreach_neg(r), 1.0))  # min(τ,½)/(1 − min(τ,½))
     # τ is faithful only for activity p ≳ 1/t, hence the floor (the authors' JAX comments)
-    torch._foreach_clamp_min_(r, P.uniform([1.0 / (1 + s) for s in t]))
-    k = torch._foreach_mul(taus, P.uniform(t))
+    P.clamp_min_(r, c["floor"])
+    k = torch._foreach_mul(taus, c["t"])
     torch._foreach_clamp_min_(k, 1.0)  # T_eff = max(τ·t, 1) uses the raw τ
     torch._foreach_pow_(k, 1 - group["kappa"])
     n = torch._foreach_sqrt(r)
     torch._foreach_div_(n, d)
-    return n, k, r
+    P.addcmul_(params, grads, n, c["step"])
+    if group["clipsnr"] is None:  # x + m·N = (K + 1)·m·N
+        torch._foreach_add_(k, 1.0)
+        torch._foreach_mul_(k, m)
+        P.addcmul_(params, k, n, c["step_m"])
+    else:
+        mn = torch._foreach_mul(m, n)
+        x = torch._foreach_mul(mn, k)
+        for xi, bound in zip(x, torch._foreach_mul(r, group["clipsnr"])):  # clamp(K·m·N, ±c·r), one pass
+            xi.clamp_(min=torch.neg(bound), max=bound)
+        torch._foreach_add_(x, mn)
+        P.add_(params, x, c["step_m"])
+    P.decay_(params, c["decay"])
 
-
-def _clamp_(x: list[torch.Tensor], clip: float, r: list[torch.Tensor] | None) -> None:
-    """x ← clamp(x, −clip·r, clip·r), with r = 1 when r is None (MK4's per-coordinate SNR clip)."""
-    if r is None:
-        torch._foreach_clamp_min_(x, -clip)
-        torch._foreach_clamp_max_(x, clip)
-        return
-    bound = torch._foreach_mul(r, clip)
-    torch._foreach_minimum_(x, bound)
-    torch._foreach_neg_(bound)
-    torch._foreach_maximum_(x, bound)

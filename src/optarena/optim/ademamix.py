@@ -14,7 +14,7 @@ p parameter, m1 fast EMA, m2 slow EMA, ν second moment, t the step (1 on the fi
     p ← p − lr·u
 
 Apple writes the decay as p ← p − lr·(u + λ·p), the same number as decoupled decay applied before the
-step; here it is ``_pieces.decay_`` with ``_pieces.decoupled_rate``.
+step; here it is ``_pieces.decay_``.
 
 ``logtime=True`` is "Ademamix (DW)" of arXiv 2602.05298 (specs/adana.md §1.7; mlexpos/adana@3eef26f
 ``src/main.py``, ``scripts/launch.sh``, ``src/optim/ademamix_decaying_wd.py``), given the run
@@ -86,28 +86,36 @@ class AdEMAMix(ArenaOptimizer):
         state["exp_avg_slow"] = self.zeros(p)
         state["exp_avg_sq"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "coordinate"
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
         beta1, beta2, beta3, alpha, alpha_warmup, beta3_warmup = _resolved(group)
-        t = P.steps(states)
-        rates = P.logtime_rates(group, t) if group["logtime"] else P.decoupled_rate(group)
-        P.decay_(params, rates)
+        lr = group["lr"]
+        # Apple's decay is decoupled and before the step; the log-time one replaces it (module docstring)
+        decay = P.logtime_factor(group, t) if group["logtime"] else P.decay_factor(lr, group["weight_decay"])
+        bc1 = P.bias_correction(beta1, t) if beta1 != 0.0 else 1.0
+        root = P.bias_correction(beta2, t) ** 0.5  # D = √ν/root + ε = (√ν + ε·root)/root
+        return {"decay": decay, "ema_slow": 1.0 - _beta3_at(t, beta3, beta1, beta3_warmup),
+                "eps": group["eps"] * root, "step_fast": -lr * root / bc1,
+                "step_slow": -lr * root * _alpha_at(t, alpha, alpha_warmup)}
+
+    def _update(self, group, c, params, grads, states) -> None:
+        beta1, beta2 = group["betas"][:2]
+        P.decay_(params, c["decay"])
+        m2 = [s["exp_avg_slow"] for s in states]
+        nu = [s["exp_avg_sq"] for s in states]
+        P.ema_(m2, grads, c["ema_slow"])
+        P.ema_sq_(nu, grads, beta2)
         if beta1 != 0.0:
             m1 = [s["exp_avg_fast"] for s in states]
             P.ema_(m1, grads, 1.0 - beta1)
-            u = torch._foreach_div(m1, P.uniform(P.bias_corrections(beta1, t)))
-        else:
-            u = [g.clone() for g in grads]  # grads are read-only
-        m2 = [s["exp_avg_slow"] for s in states]
-        nu = [s["exp_avg_sq"] for s in states]
-        P.ema_(m2, grads, P.uniform([1.0 - _beta3_at(s, beta3, beta1, beta3_warmup) for s in t]))
-        P.ema_sq_(nu, grads, beta2)
-        alphas = P.uniform([_alpha_at(s, alpha, alpha_warmup) for s in t])
-        torch._foreach_add_(u, torch._foreach_mul(m2, alphas))
-        denom = torch._foreach_sqrt(nu)
-        torch._foreach_div_(denom, P.uniform([b**0.5 for b in P.bias_corrections(beta2, t)]))
-        torch._foreach_add_(denom, group["eps"])
-        torch._foreach_div_(u, denom)
-        torch._foreach_add_(params, u, alpha=-group["lr"])
+        else:  # no fast EMA: m1 = g
+            m1 = grads
+        d = P.adam_denominator(nu, c["eps"])
+        # p ← p − lr·(m1/bc1 + α_t·m2)/D, as two in-place passes over p (no u in memory)
+        P.addcdiv_(params, m1, d, c["step_fast"])
+        P.addcdiv_(params, m2, d, c["step_slow"])
 
 
 def _resolved(group: dict) -> tuple[float, float, float, float, float | None, float | None]:

@@ -1,11 +1,19 @@
 """The thin shell every optarena optimizer shares.
 
-An optimizer here is three small methods on top of this class:
+An optimizer here is four small methods on top of this class, and optionally a fifth:
 
 * ``_check(owner, hp)``: validate one parameter group's hyperparameters (``ValueError`` on bad input);
 * ``_init_state(p, state, group)``: create the algorithm's buffers (which may depend on the group's
-  settings, e.g. Muon's route), and nothing else;
-* ``_update(group, params, grads, states)``: the update rule on *lists* of tensors (``torch._foreach_*``).
+  settings, e.g. Muon's route), and nothing else; it runs at the parameter's first step, with that
+  step's gradient in ``p.grad``;
+* ``_coefficients(group, t)``: every number of the update that moves with the LR schedule or the step
+  t (decay factors, bias corrections, log-time weights), computed on the host as floats (None: a term
+  that is off, e.g. no weight decay);
+* ``_update(group, c, params, grads, states)``: the update rule on *lists* of tensors
+  (``torch._foreach_*``), reading those coefficients from ``c`` and only constants from ``group``;
+* ``_scope(group)``: what the update of one coordinate reads besides that coordinate: ``"coordinate"``
+  (nothing), ``"tensor"`` (a reduction over its tensor, e.g. a norm; the default) or ``"list"`` (other
+  tensors of the group, e.g. Muon's batched Newton–Schulz). The shell splits the work only that far.
 
 The shell does the rest once: closure handling, sparse-gradient refusal, the per-parameter step count,
 low-precision parameters (the update runs on fp32 working copies and is written back, so bf16 weights
@@ -13,12 +21,28 @@ get fp32 state and fp32 arithmetic), and a ``load_state_dict`` that keeps each s
 (torch would cast fp32 state to a bf16 parameter's dtype).
 
 Contract with subclasses: ``grads`` are read-only (they may be ``p.grad`` itself), ``params`` are updated
-in place, and every tensor of a list shares nothing with another.
+in place, and every tensor of a list shares nothing with another. The tensors of one ``_update`` call
+share one step count (the shell groups them by step; they differ only when some parameters skipped
+steps). The coefficients in ``c`` are floats, or 0-d float64 tensors on the compiled path, so an update
+never branches on their values (HeavyBall's lesson: a changing LR then never recompiles; and, being
+computed on the host, the step's powers and roots are not recomputed inside the fused loop).
+
+Two fast paths (docs/results/perf_cpu.md has the measurements):
+
+* On CPU, ``_update`` runs on pieces of about ``cpu_piece_numel`` elements per torch thread: a list
+  of small tensors, a large tensor alone, or, with scope "coordinate", flat slices of a large tensor
+  with the matching slices of its state. A foreach chain's intermediates then stay in the L2 cache
+  instead of streaming whole-model temporaries through DRAM. The same ops on the same numbers: bitwise
+  the whole-list step. On GPU the lists stay whole, where foreach ops are multi-tensor kernels.
+* :meth:`ArenaOptimizer.compile_update` runs ``_update`` through ``torch.compile`` (inductor): one call
+  per tensor, flattened, with dynamic sizes, so each group configuration compiles once into a fused
+  loop, whatever the tensor sizes, the LR schedule or the step; equal to the eager step to rounding.
+  ``group["lr"]`` is withheld there: whatever depends on it must come through ``c``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -26,6 +50,8 @@ from torch.optim import Optimizer
 
 # dtypes the update runs in directly; anything narrower is updated through an fp32 copy.
 _WORKING_DTYPES = (torch.float32, torch.float64)
+
+Lists = tuple[list[torch.Tensor], list[torch.Tensor], list[dict[str, Any]]]
 
 
 def state_dtype(p: torch.Tensor) -> torch.dtype:
@@ -39,6 +65,11 @@ class ArenaOptimizer(Optimizer):
     # Log-time methods read the schedule factor s(t) = group['lr'] / group['peak_lr'], as the authors'
     # code does with the constructor LR; the peak is recorded per group when the group is added.
     records_peak_lr = False
+    # Elements of a CPU piece per torch thread (each op splits a piece across the threads): 1 MiB of
+    # fp32, so that a chain's few live temporaries fit a 1-2 MiB L2 cache, yet large enough that the
+    # per-op dispatch cost (~µs) stays small. None: whole lists on CPU too.
+    cpu_piece_numel: int | None = 1 << 18
+    _compiled: Callable[..., None] | None = None
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self._check(type(self).__name__, defaults)
@@ -58,9 +89,15 @@ class ArenaOptimizer(Optimizer):
     def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def _update(self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor],
-                states: list[dict[str, Any]]) -> None:
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
         raise NotImplementedError
+
+    def _update(self, group: dict[str, Any], c: dict[str, Any], params: list[torch.Tensor],
+                grads: list[torch.Tensor], states: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "tensor"
 
     # -- the shared step ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -76,24 +113,57 @@ class ArenaOptimizer(Optimizer):
         return loss
 
     def _step_group(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
-        name = type(self).__name__
-        states = []
-        for p in params:
-            if p.grad.is_sparse:
-                raise RuntimeError(f"{name} does not support sparse gradients")
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                self._init_state(p, state, group)
-            state["step"] += 1
-            states.append(state)
+        states = [self._next_state(p, group) for p in params]
         work = [p if p.dtype in _WORKING_DTYPES else p.float() for p in params]
         grads = [p.grad if p.grad.dtype == w.dtype else p.grad.to(w.dtype) for p, w in zip(params, work)]
-        self._update(group, work, grads, states)
+        scope = self._scope(group)
+        for idx in _indices_by_step(states):
+            c = self._coefficients(group, states[idx[0]]["step"])
+            lists = ([work[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
+            if self._compiled is not None and scope != "list":
+                self._update_compiled(group, c, *lists)
+                continue
+            on_cpu = work[0].device.type == "cpu" and scope != "list"
+            limit = _piece_limit(self.cpu_piece_numel) if on_cpu else None
+            for piece in _pieces(*lists, limit, split=scope == "coordinate"):
+                self._update(group, c, *piece)
         for p, w in zip(params, work):
             if w is not p:
                 p.copy_(w)
 
+    def _next_state(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        if p.grad.is_sparse:
+            raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            self._init_state(p, state, group)
+        state["step"] += 1
+        return state
+
+    # -- the compiled path --------------------------------------------------------------------------
+    def compile_update(self, enable: bool = True) -> ArenaOptimizer:
+        """From the next step on, run ``_update`` through ``torch.compile`` (inductor); returns self.
+
+        Groups of scope "list" (Muon's Newton–Schulz groups) stay eager. The coefficients enter the
+        graph as 0-d float64 tensors, so schedules never recompile; changing any other hyperparameter
+        of a group does (once). The numbers equal the eager step up to inductor's reassociation.
+        """
+        self._compiled = torch.compile(self._update, fullgraph=True) if enable else None
+        return self
+
+    def _update_compiled(self, group: dict[str, Any], c: dict[str, float | None], params: list[torch.Tensor],
+                         grads: list[torch.Tensor], states: list[dict[str, Any]]) -> None:
+        device = params[0].device
+        hp = {k: v for k, v in group.items() if k not in ("params", "lr")}
+        c = {k: None if v is None else torch.tensor(v, dtype=torch.float64, device=device) for k, v in c.items()}
+        for p, g, s in zip(params, grads, states):
+            s = {k: v for k, v in s.items() if k != "step"}  # the step is in c; an int here would be a guard
+            if _flattenable(p, g, s):  # 1-D views of dynamic length: one graph serves every tensor
+                p, g, s = _dynamic_flat(p), _dynamic_flat(g), _state_views(s, p.shape, _dynamic_flat)
+            self._compiled(hp, c, [p], [g], [s])
+
+    # -- helpers for subclasses ---------------------------------------------------------------------
     def zeros(self, p: torch.Tensor) -> torch.Tensor:
         """A zero state buffer shaped like ``p``, in the state dtype."""
         return torch.zeros_like(p, dtype=state_dtype(p), memory_format=torch.preserve_format)
@@ -107,3 +177,65 @@ class ArenaOptimizer(Optimizer):
             for key, value in saved.get(pid, {}).items():
                 if torch.is_tensor(value):
                     self.state[p][key] = value.to(device=p.device, copy=True)
+
+
+def _piece_limit(per_thread: int | None) -> int | None:
+    return None if per_thread is None else per_thread * torch.get_num_threads()
+
+
+def _indices_by_step(states: list[dict[str, Any]]) -> list[list[int]]:
+    """Positions grouped by step count, so that each ``_update`` call sees a single step."""
+    by_step: dict[int, list[int]] = {}
+    for i, s in enumerate(states):
+        by_step.setdefault(s["step"], []).append(i)
+    return list(by_step.values())
+
+
+def _pieces(params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+            limit: int | None, split: bool) -> Iterator[Lists]:
+    """The lists cut into pieces of about ``limit`` elements (whole when None); ``split`` allows cutting
+    a tensor into flat slices, its state buffers sliced alike."""
+    if limit is None:
+        yield params, grads, states
+        return
+    batch: Lists = ([], [], [])
+    size = 0
+    for p, g, s in zip(params, grads, states):
+        if split and p.numel() > limit and _flattenable(p, g, s):
+            yield from _slices(p, g, s, limit)
+            continue
+        for xs, x in zip(batch, (p, g, s)):
+            xs.append(x)
+        size += p.numel()
+        if size >= limit:
+            yield batch
+            batch, size = ([], [], []), 0
+    if batch[0]:
+        yield batch
+
+
+def _slices(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], limit: int) -> Iterator[Lists]:
+    flat_p, flat_g = p.view(-1), g.view(-1)
+    flat_state = _state_views(state, p.shape, lambda x: x.view(-1))
+    for a in range(0, p.numel(), limit):
+        cut = slice(a, a + limit)
+        yield [flat_p[cut]], [flat_g[cut]], [_state_views(flat_state, flat_p.shape, lambda x: x[cut])]
+
+
+def _state_views(state: dict[str, Any], shape: torch.Size, view: Callable[[torch.Tensor], torch.Tensor]
+                 ) -> dict[str, Any]:
+    """The state with ``view`` applied to every buffer shaped like its parameter (others as they are)."""
+    return {k: view(v) if torch.is_tensor(v) and v.shape == shape else v for k, v in state.items()}
+
+
+def _dynamic_flat(x: torch.Tensor) -> torch.Tensor:
+    # Only the sizes are dynamic: torch.compile(dynamic=True) would also trace the group's integer
+    # hyperparameters (total_steps) symbolically.
+    x = x.view(-1)
+    torch._dynamo.maybe_mark_dynamic(x, 0)
+    return x
+
+
+def _flattenable(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any]) -> bool:
+    buffers = [v for v in state.values() if torch.is_tensor(v) and v.shape == p.shape]
+    return all(x.is_contiguous() for x in (p, g, *buffers))

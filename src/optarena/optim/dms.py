@@ -70,18 +70,24 @@ class DMS(ArenaOptimizer):
         state["exp_avg_fast"] = self.zeros(p)
         state["exp_avg_slow"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "tensor"  # the clip and α read the tensor's gradient norm
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        return {"decay": P.decay_factor(group["lr"], group["weight_decay"]), "step": -group["lr"]}
+
+    def _update(self, group, c, params, grads, states) -> None:
         beta1, beta2 = group["betas"]
         m_f = [s["exp_avg_fast"] for s in states]
         m_s = [s["exp_avg_slow"] for s in states]
-        P.decay_(params, P.decoupled_rate(group))
+        P.decay_(params, c["decay"])
         # clip=None reads the gradients directly: they are only read, so no copy is needed.
         g = grads if group["clip"] is None else P.clipped_by_norm(grads, group["clip"])
         P.ema_(m_f, g, 1.0 - beta1)
         P.ema_(m_s, g, 1.0 - beta2)
         alpha = self._alphas(group, g)
         m = torch._foreach_lerp(m_s, m_f, alpha)  # m_s + α·(m_f − m_s) = α·m_f + (1−α)·m_s
-        torch._foreach_add_(params, m, alpha=-group["lr"])
+        P.add_(params, m, c["step"])
 
     @staticmethod
     def _alphas(group: dict[str, Any], g: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -42,14 +42,21 @@ class Lion(ArenaOptimizer):
     def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "tensor" if group["caution"] else "coordinate"  # caution's scale is a mean over the tensor
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        return {"decay": P.decay_factor(group["lr"], group["weight_decay"]), "step": -group["lr"]}
+
+    def _update(self, group, c, params, grads, states) -> None:
         beta1, beta2 = group["betas"]
         m = [s["exp_avg"] for s in states]
-        P.decay_(params, P.decoupled_rate(group))
-        c = torch._foreach_mul(m, beta1)
-        torch._foreach_add_(c, grads, alpha=1.0 - beta1)
-        u = torch._foreach_sign(c)
+        P.decay_(params, c["decay"])
+        u = torch._foreach_mul(m, beta1)
+        torch._foreach_add_(u, grads, alpha=1.0 - beta1)  # β1·m + (1−β1)·g as the reference code, then sign
+        torch._foreach_sign_(u)
         if group["caution"]:
-            P.caution_(u, grads, group["mask_norm"])
-        torch._foreach_add_(params, u, alpha=-group["lr"])
+            P.addcmul_(params, u, P.caution_masks(u, grads, group["mask_norm"]), c["step"])
+        else:
+            P.add_(params, u, c["step"])
         P.ema_(m, grads, 1.0 - beta2)

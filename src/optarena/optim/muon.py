@@ -111,28 +111,41 @@ class Muon(ArenaOptimizer):
             state["exp_avg"] = self.zeros(p)
             state["exp_avg_sq"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
+    def _scope(self, group: dict[str, Any]) -> str:
+        # Newton–Schulz batches a group's same-shape matrices (and, distributed, deals them to ranks);
+        # a group routed entirely to AdamW is elementwise.
+        return "coordinate" if group.get("use_muon") is False else "list"
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        lr, peak = group["lr"], group["peak_lr"]
+        lr_a = group["adamw_lr"] * (lr / peak if peak > 0 else 0.0)  # the schedule's factor
+        adamw = P.adam_coefficients(lr_a, group["adamw_eps"], group["adamw_betas"], t, "torch")
+        return {"lr": lr, "decay": P.decay_factor(lr, group["weight_decay"]),
+                "adamw_decay": P.decay_factor(lr_a, group["adamw_weight_decay"]),
+                "adamw_eps": adamw["eps"], "adamw_step": adamw["step"]}
+
+    def _update(self, group, c, params, grads, states) -> None:
         routes = [_routes_to_muon(group, p) for p in params]
         for route, update in ((True, self._muon), (False, self._adamw)):
             idx = [i for i, r in enumerate(routes) if r == route]
             if idx:
-                update(group, [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
+                update(group, c, [params[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
 
     # -- Muon ----------------------------------------------------------------------------------------
-    def _muon(self, group, params, grads, states) -> None:
+    def _muon(self, group, c, params, grads, states) -> None:
         world = _world(group["distributed"])
         if world is None:
-            self._muon_local(group, params, grads, states)
+            self._muon_local(group, c, params, grads, states)
             return
         rank, size = world
         owners = _owners(params, size)
         mine = [i for i, o in enumerate(owners) if o == rank]
         if mine:
-            self._muon_local(group, [params[i] for i in mine], [grads[i] for i in mine],
+            self._muon_local(group, c, [params[i] for i in mine], [grads[i] for i in mine],
                              [states[i] for i in mine])
         _all_gather_(params, owners, rank, size)
 
-    def _muon_local(self, group, params, grads, states) -> None:
+    def _muon_local(self, group, c, params, grads, states) -> None:
         mu = group["momentum"]
         for p, s in zip(params, states):
             if "momentum_buffer" not in s:
@@ -140,7 +153,7 @@ class Muon(ArenaOptimizer):
         m = [s["momentum_buffer"] for s in states]
         P.ema_(m, grads, 1.0 - mu)
         u = torch._foreach_lerp(grads, m, mu) if group["nesterov"] else m  # out of place: g is read-only
-        P.decay_(params, P.decoupled_rate(group))
+        P.decay_(params, c["decay"])
         by_shape: dict[tuple[int, int], list[int]] = {}
         for i, x in enumerate(u):
             by_shape.setdefault(matrix_shape(x.shape), []).append(i)
@@ -152,18 +165,15 @@ class Muon(ArenaOptimizer):
             # bf16 → fp32/fp64 is exact; the lr and scale are then applied in the parameter's precision
             outs = [o.reshape(params[i].shape).to(params[i].dtype) for i, o in zip(idx, O_NRC.split(sizes))]
             scale = lr_scale(group["adjust_lr"], rows, cols)
-            torch._foreach_add_([params[i] for i in idx], outs, alpha=-group["lr"] * scale)
+            torch._foreach_add_([params[i] for i in idx], outs, alpha=-c["lr"] * scale)
 
     # -- AdamW ---------------------------------------------------------------------------------------
-    def _adamw(self, group, params, grads, states) -> None:
-        t = P.steps(states)
-        peak = group["peak_lr"]
-        lr = group["adamw_lr"] * (group["lr"] / peak if peak > 0 else 0.0)  # the schedule's factor
-        P.decay_(params, lr * group["adamw_weight_decay"])
+    def _adamw(self, group, c, params, grads, states) -> None:
+        P.decay_(params, c["adamw_decay"])
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
-        u = P.adam_moments_direction(m, v, grads, group["adamw_betas"], group["adamw_eps"], t, "torch")
-        torch._foreach_add_(params, u, alpha=-lr)
+        P.adam_moments_(m, v, grads, group["adamw_betas"])
+        P.addcdiv_(params, m, P.adam_denominator(v, c["adamw_eps"]), c["adamw_step"])
 
 
 def _routes_to_muon(group: dict[str, Any], p: torch.Tensor) -> bool:

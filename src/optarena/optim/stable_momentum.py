@@ -20,7 +20,7 @@ Interpretations (the paper gives only eqs. 1–3 and a few numbers):
   clipped, every step contributes a gradient of norm c), not by shrinking the step.
 * **"η_t incorporates bias correction"** is read literally as Kingma & Ba's step-size form (arXiv
   1412.6980 §2): η_t = lr·√(1−β2^t)/(1−β1^t) with ε added to the uncorrected √v (the "hf" convention
-  of ``_pieces.adam_direction``). Hence with ``clip=None`` StableMomentum *is*
+  of ``_pieces.adam_coefficients``). Hence with ``clip=None`` StableMomentum *is*
   ``AdamFamily(eps_style="hf")``, a composition identity the tests check.
 * **Clipping** is per-tensor L2-norm clipping inside the step (``_pieces.clipped_by_norm``, torch's
   1e-6 guard), the same piece as DMS; ``clip=None`` is the ablation's "None" row (which the paper
@@ -58,16 +58,18 @@ class StableMomentum(ArenaOptimizer):
         state["exp_avg"] = self.zeros(p)
         state["exp_avg_sq"] = self.zeros(p)
 
-    def _update(self, group, params, grads, states) -> None:
-        beta1, beta2 = group["betas"]
-        t = P.steps(states)
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "coordinate" if group["clip"] is None else "tensor"  # the clip reads the tensor's norm
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        return {"decay": P.decay_factor(group["lr"], group["weight_decay"]),
+                **P.adam_coefficients(group["lr"], group["eps"], group["betas"], t, "hf")}  # η_t = lr·√bc2/bc1
+
+    def _update(self, group, c, params, grads, states) -> None:
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
-        P.decay_(params, P.decoupled_rate(group))
+        P.decay_(params, c["decay"])
         # clip=None reads the gradients directly: they are only read, so no copy is needed.
         g = grads if group["clip"] is None else P.clipped_by_norm(grads, group["clip"])
-        P.ema_(m, g, 1.0 - beta1)
-        P.ema_sq_(v, g, beta2)
-        u = P.adam_direction(m, v, group["eps"], P.bias_corrections(beta1, t),
-                             P.bias_corrections(beta2, t), "hf")
-        torch._foreach_add_(params, u, alpha=-group["lr"])
+        P.adam_moments_(m, v, g, group["betas"])
+        P.addcdiv_(params, m, P.adam_denominator(v, c["eps"]), c["step"])

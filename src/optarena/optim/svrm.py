@@ -37,7 +37,7 @@ import torch
 
 from . import _checks as C
 from . import _pieces as P
-from .base import ArenaOptimizer
+from .base import ArenaOptimizer, state_dtype
 
 
 class SVRM(ArenaOptimizer):
@@ -61,27 +61,29 @@ class SVRM(ArenaOptimizer):
     def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["exp_avg"] = self.zeros(p)
         state["exp_avg_sq"] = self.zeros(p)
-        state["prev_grad"] = self.zeros(p)
+        # g_0 := g_1: no correction on the first step (see the module docstring); the shell creates
+        # the state on the first step, with that step's gradient at hand.
+        state["prev_grad"] = p.grad.to(state_dtype(p), copy=True)
 
-    def _update(self, group, params, grads, states) -> None:
+    def _scope(self, group: dict[str, Any]) -> str:
+        return "coordinate"
+
+    def _coefficients(self, group: dict[str, Any], t: int) -> dict[str, float | None]:
+        # eq. 2 as printed, u = m/(√v + ε), unless bias_correction asks for torch AdamW's convention
+        betas = group["betas"] if group["bias_correction"] else None
+        return {"decay": P.decay_factor(group["lr"], group["weight_decay"]),
+                **P.adam_coefficients(group["lr"], group["eps"], betas, t, "torch")}
+
+    def _update(self, group, c, params, grads, states) -> None:
         beta1, beta2 = group["betas"]
-        t = P.steps(states)
         m = [s["exp_avg"] for s in states]
         v = [s["exp_avg_sq"] for s in states]
         g_prev = [s["prev_grad"] for s in states]
-        first = [i for i, s in enumerate(states) if s["step"] == 1]
-        if first:  # g_0 := g_1: no correction on the first step (see the module docstring)
-            torch._foreach_copy_([g_prev[i] for i in first], [grads[i] for i in first])
-        P.decay_(params, P.decoupled_rate(group))
+        P.decay_(params, c["decay"])
         k = group["gamma"] * beta1 / (1.0 - beta1)
         # lerp extrapolates for weight 1 + k > 1: g_prev + (1+k)·(g − g_prev) = g + k·(g − g_prev)
         g_vr = torch._foreach_lerp(g_prev, grads, 1.0 + k)
         P.ema_(m, g_vr, 1.0 - beta1)
         P.ema_sq_(v, grads, beta2)
         torch._foreach_copy_(g_prev, grads)
-        if group["bias_correction"]:
-            bc1, bc2 = P.bias_corrections(beta1, t), P.bias_corrections(beta2, t)
-        else:  # eq. 2 as printed: u = m/(√v + ε)
-            bc1 = bc2 = [1.0] * len(t)
-        u = P.adam_direction(m, v, group["eps"], bc1, bc2, "torch")
-        torch._foreach_add_(params, u, alpha=-group["lr"])
+        P.addcdiv_(params, m, P.adam_denominator(v, c["eps"]), c["step"])
