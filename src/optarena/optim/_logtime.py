@@ -2,7 +2,7 @@
 
 κ sets the damping exponent (α(t) = (1+t)^(1−κ) in ADana, α = T^(1−κ) in AdEMAMix), δ the log-time
 EMA (c_t = δ/(δ+t), or β3 = 1 − δ/T), ω the log-time weight decay λ(t) = ω·s(t)/(⌊T/10⌋+t), whose
-run length T is ``total_steps`` (see ``_pieces.logtime_rates``).
+run length T is ``total_steps`` (see ``_pieces.logtime_rate``).
 """
 
 from __future__ import annotations
