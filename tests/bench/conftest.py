@@ -12,19 +12,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 from optarena.data import SyntheticSource, write_shard
 
 SOURCE = SyntheticSource(vocab_size=64, order=1, zipf_s=1.5, seed=0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Fixtures: one thread per test process, and a small shard directory of synthetic tokens.
+"""Fixtures: a small shard directory of synthetic tokens.
 
 The synthetic source's own validation stream is 2^20 tokens, too many for the final whole-set
 evaluation on a CPU test budget, so the tests write its tokens into a shard directory with a short
@@ -11,21 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from optarena.data import write_shard
 
 from .helpers import SOURCE, TRAIN_TOKENS, VAL_TOKENS
-
-
-@pytest.fixture(scope="module", autouse=True)  # module scope: it also covers module-scoped runs
-def one_thread():
-    """The tiny model's matmuls are too small to split across threads; on a busy 2-core machine
-    a second OpenMP thread only spins (measured: the 200-step run takes 8 s on 1 thread, 39 s on 2)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
