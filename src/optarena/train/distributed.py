@@ -45,6 +45,14 @@ def init(device: str = "auto") -> Dist:
     return Dist(rank, world, local, dev, owns)
 
 
+def barrier(dist: Dist) -> None:
+    """Wait for every rank. Called after a run that ended normally, before the group is torn down: a
+    rank that destroys its Gloo pairs while a peer still talks to it can abort the peer ("terminate
+    called without an active exception", seen once in CI on the 2-process test)."""
+    if dist.world_size > 1 and td.is_initialized():
+        td.barrier()
+
+
 def close(dist: Dist) -> None:
     if dist.owns_group and td.is_initialized():
         td.destroy_process_group()

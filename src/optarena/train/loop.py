@@ -57,7 +57,9 @@ class RunResult:
 def train(cfg: TrainConfig) -> RunResult:
     dist = distributed.init(cfg.run.device)
     try:
-        return Trainer(cfg, dist).run()
+        result = Trainer(cfg, dist).run()
+        distributed.barrier(dist)  # not on an exception: a failed rank's peers must not wait for it
+        return result
     finally:
         distributed.close(dist)
 
