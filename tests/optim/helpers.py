@@ -77,3 +77,24 @@ class TinyDecoder(torch.nn.Module):
         block.attn.q_proj = torch.nn.Linear(4, 4, bias=False)
         block.mlp.up_proj = torch.nn.Linear(4, 8, bias=False)
         self.layers = torch.nn.ModuleList([block])
+
+
+def cosine_quadratic_distance(name, steps=400, lr=3e-2, **kw):
+    """Build registry optimizer ``name`` on a 10-dim quadratic (condition number 10), run ``steps`` steps
+    of cosine decay to zero, and return the final distance to the optimum."""
+    import math
+
+    from optarena import optim
+
+    torch.manual_seed(0)
+    target = torch.randn(10, dtype=torch.float64)
+    h = torch.logspace(0, 1, 10, dtype=torch.float64)
+    x = torch.zeros(10, dtype=torch.float64, requires_grad=True)
+    opt = optim.create(name, [x], lr=lr, **kw)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
+    for _ in range(steps):
+        opt.zero_grad()
+        (0.5 * (h * (x - target) ** 2).sum()).backward()
+        opt.step()
+        sched.step()
+    return (x.detach() - target).norm().item()

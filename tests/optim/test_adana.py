@@ -10,10 +10,9 @@ import re
 import pytest
 import torch
 
-from optarena import optim
 from optarena.optim.adana import ADana
 
-from .helpers import lr_at, random_grads, random_params, run
+from .helpers import cosine_quadratic_distance, lr_at, random_grads, random_params, run
 
 SHAPES = [(7, 5), (11,), (), (3, 4, 2)]  # a 0-d tensor and a 2-D one among them
 T = 60
@@ -219,16 +218,4 @@ def test_bad_param_group_is_rejected_and_omega_zero_needs_no_total_steps():
 
 @pytest.mark.parametrize("name", ["adana", "dana-mk4", "dana-star", "dana-star-mk4"])
 def test_registry_entries_build_and_converge_on_a_quadratic(name):
-    torch.manual_seed(0)
-    target = torch.randn(10, dtype=torch.float64)
-    h = torch.logspace(0, 1, 10, dtype=torch.float64)
-    x = torch.zeros(10, dtype=torch.float64, requires_grad=True)
-    steps = 400
-    opt = optim.create(name, [x], lr=3e-2, total_steps=steps, omega=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
-    for _ in range(steps):
-        opt.zero_grad()
-        (0.5 * (h * (x - target) ** 2).sum()).backward()
-        opt.step()
-        sched.step()
-    assert (x.detach() - target).norm() < 1e-2
+    assert cosine_quadratic_distance(name, total_steps=400, omega=0.0) < 1e-2
