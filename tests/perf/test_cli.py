@@ -51,6 +51,19 @@ def test_perf_optim_compile_adds_a_compiled_candidate_per_arena_optimizer():
     assert candidates[1].build(model)._compiled is not None  # compiles lazily, at its first step
 
 
+def test_perf_optim_bf16_state_halves_the_state(tmp_path):
+    out_json = tmp_path / "perf.json"
+    code = main(["perf", "optim", "--model", "tiny", "--rounds", "1", "--threads", "1", "--no-external",
+                 "--optimizers", "grams,dana-star,adamw", "--bf16-state", "--json", str(out_json)])
+    assert code == 0
+    rows = {(r["name"], r["impl"]): r for r in json.loads(out_json.read_text())["rows"]}
+    assert ("adamw", "optarena bf16 state") not in rows  # torch's own AdamW has no such option
+    for name, buffers in (("grams", 2), ("dana-star", 3)):
+        assert rows[(name, "optarena")]["state_ratio"] == pytest.approx(buffers / 2, rel=1e-3)
+        row = rows[(name, "optarena bf16 state")]
+        assert row["step_ms"] > 0 and row["state_ratio"] == pytest.approx(buffers / 4, rel=1e-3)
+
+
 def test_perf_train_reports_ours_and_hf(tmp_path, capsys):
     pytest.importorskip("transformers")
     out_json = tmp_path / "train.json"

@@ -22,6 +22,8 @@ def register(sub) -> None:
     o.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds, best of (default 10)")
     o.add_argument("--lr", type=float, default=1e-3)
     o.add_argument("--compile", action="store_true", help="also time each with compile_update()")
+    o.add_argument("--bf16-state", action="store_true",
+                   help="also time each with state_dtype='bfloat16' (half the state memory)")
     o.add_argument("--no-external", dest="external", action="store_false",
                    help="skip pytorch_optimizer's and heavyball's versions")
     o.set_defaults(func=run_optim)
@@ -54,7 +56,8 @@ def run_optim(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     names = tuple(n for n in (args.optimizers or "").split(",") if n)
     cfg = OptimBenchConfig(model=args.model, device=args.device, optimizers=names, rounds=args.rounds,
-                           clock=args.clock, lr=args.lr, compile=args.compile, external=args.external)
+                           clock=args.clock, lr=args.lr, compile=args.compile,
+                           bf16_state=args.bf16_state, external=args.external)
     try:
         bench = run_optim_bench(cfg, progress=_progress)
     except ValueError as e:

@@ -44,10 +44,11 @@ class AdamFamily(ArenaOptimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0, eps_style: str = "torch",
                  grams: bool = False, caution: bool = False, mask_norm: str = "mean",
                  wd_schedule: str = "constant", omega: float = 4.0,
-                 total_steps: int | None = None) -> None:
+                 total_steps: int | None = None,
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         eps_style=eps_style, grams=grams, caution=caution, mask_norm=mask_norm,
-                        wd_schedule=wd_schedule, omega=omega, total_steps=total_steps)
+                        wd_schedule=wd_schedule, omega=omega, total_steps=total_steps, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

@@ -68,9 +68,10 @@ class ADana(ArenaOptimizer):
 
     def __init__(self, params: Any, lr: float = 1e-3, kappa: float = 0.85, delta: float = 8.0,
                  omega: float = 4.0, eps: float = 1e-8, clipsnr: float | None = None, tau: bool = False,
-                 total_steps: int | None = None, gamma3_factor: float = 1.0) -> None:
+                 total_steps: int | None = None, gamma3_factor: float = 1.0,
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, kappa=kappa, delta=delta, omega=omega, eps=eps, clipsnr=clipsnr, tau=tau,
-                        total_steps=total_steps, gamma3_factor=gamma3_factor)
+                        total_steps=total_steps, gamma3_factor=gamma3_factor, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

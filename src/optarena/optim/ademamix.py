@@ -54,10 +54,11 @@ class AdEMAMix(ArenaOptimizer):
                  betas: tuple[float, float, float] = (0.9, 0.999, 0.9999), alpha: float = 2.0,
                  alpha_warmup: int | None = None, beta3_warmup: int | None = None, eps: float = 1e-8,
                  weight_decay: float = 0.0, logtime: bool = False, kappa: float = 0.85, delta: float = 8.0,
-                 omega: float = 4.0, total_steps: int | None = None) -> None:
+                 omega: float = 4.0, total_steps: int | None = None,
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), alpha=alpha, alpha_warmup=alpha_warmup,
                         beta3_warmup=beta3_warmup, eps=eps, weight_decay=weight_decay, logtime=logtime,
-                        kappa=kappa, delta=delta, omega=omega, total_steps=total_steps)
+                        kappa=kappa, delta=delta, omega=omega, total_steps=total_steps, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

@@ -17,8 +17,10 @@ An optimizer here is four small methods on top of this class, and optionally a f
 
 The shell does the rest once: closure handling, sparse-gradient refusal, the per-parameter step count,
 low-precision parameters (the update runs on fp32 working copies and is written back, so bf16 weights
-get fp32 state and fp32 arithmetic), and a ``load_state_dict`` that keeps each state tensor's dtype
-(torch would cast fp32 state to a bf16 parameter's dtype).
+get fp32 state and fp32 arithmetic), bf16 *state* on request (the group option ``state_dtype``, see
+:mod:`._lowp`: widened to fp32 per piece, written back with stochastic rounding), and a
+``load_state_dict`` that keeps each state tensor's dtype (torch would cast fp32 state to a bf16
+parameter's dtype).
 
 Contract with subclasses: ``grads`` are read-only (they may be ``p.grad`` itself), ``params`` are updated
 in place, and every tensor of a list shares nothing with another. The tensors of one ``_update`` call
@@ -48,15 +50,16 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-# dtypes the update runs in directly; anything narrower is updated through an fp32 copy.
-_WORKING_DTYPES = (torch.float32, torch.float64)
+from ._lowp import ROUNDING_SEED, Widened, parse_state_dtype
+from ._lowp import WORKING_DTYPES as _WORKING_DTYPES
+from ._lowp import default_state_dtype
 
 Lists = tuple[list[torch.Tensor], list[torch.Tensor], list[dict[str, Any]]]
+Update = Callable[[dict[str, Any], dict[str, Any], list[torch.Tensor], list[torch.Tensor], list[dict[str, Any]]], None]
 
-
-def state_dtype(p: torch.Tensor) -> torch.dtype:
-    """Optimizer state is kept in fp32 for low-precision parameters, else in the parameter's dtype."""
-    return p.dtype if p.dtype in _WORKING_DTYPES else torch.float32
+# Elements per piece when bf16 state is widened on a GPU: the fp32 working copies then stay a bounded
+# transient (64 MiB per buffer) instead of a whole fp32 copy of the state.
+_LOWP_GPU_PIECE = 1 << 24
 
 
 class ArenaOptimizer(Optimizer):
@@ -73,12 +76,16 @@ class ArenaOptimizer(Optimizer):
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self._check(type(self).__name__, defaults)
-        super().__init__(params, defaults)
+        self._rounding: dict[str, torch.Generator] = {}  # per device: bf16 state's stochastic rounding
+        super().__init__(params, {**defaults, "state_dtype": parse_state_dtype(
+            type(self).__name__, defaults.get("state_dtype"))})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        self._check(f"{type(self).__name__} (param group {len(self.param_groups) - 1})", group)
+        owner = f"{type(self).__name__} (param group {len(self.param_groups) - 1})"
+        self._check(owner, group)
+        group["state_dtype"] = parse_state_dtype(owner, group["state_dtype"])
         if self.records_peak_lr:
             group.setdefault("peak_lr", group["lr"])
 
@@ -117,16 +124,20 @@ class ArenaOptimizer(Optimizer):
         work = [p if p.dtype in _WORKING_DTYPES else p.float() for p in params]
         grads = [p.grad if p.grad.dtype == w.dtype else p.grad.to(w.dtype) for p, w in zip(params, work)]
         scope = self._scope(group)
+        low = _low_precision(group["state_dtype"])
         for idx in _indices_by_step(states):
             c = self._coefficients(group, states[idx[0]]["step"])
             lists = ([work[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
             if self._compiled is not None and scope != "list":
                 self._update_compiled(group, c, *lists)
                 continue
-            on_cpu = work[0].device.type == "cpu" and scope != "list"
-            limit = _piece_limit(self.cpu_piece_numel) if on_cpu else None
+            limit = None
+            if scope != "list" and work[0].device.type == "cpu":
+                limit = _piece_limit(self.cpu_piece_numel)
+            elif scope != "list" and low:
+                limit = _LOWP_GPU_PIECE
             for piece in _pieces(*lists, limit, split=scope == "coordinate"):
-                self._update(group, c, *piece)
+                self._run(self._update, group, c, *piece)
         for p, w in zip(params, work):
             if w is not p:
                 p.copy_(w)
@@ -138,8 +149,28 @@ class ArenaOptimizer(Optimizer):
         if not state:
             state["step"] = 0
             self._init_state(p, state, group)
+            if group["state_dtype"] is not None:  # one parameter's buffers at a time: a small transient
+                for key, value in state.items():
+                    if torch.is_tensor(value) and value.is_floating_point() and value.shape == p.shape:
+                        state[key] = value.to(group["state_dtype"])
         state["step"] += 1
         return state
+
+    def _run(self, update: Update, group: dict[str, Any], c: dict[str, Any], params: list[torch.Tensor],
+             grads: list[torch.Tensor], states: list[dict[str, Any]]) -> None:
+        """``update`` on these lists; bf16 state is widened to fp32 around it and rounded back."""
+        if not _low_precision(group["state_dtype"]):
+            update(group, c, params, grads, states)
+            return
+        widened = Widened(params, states, group["state_dtype"])
+        update(group, c, params, grads, widened.states)
+        widened.narrow(self._rounding_generator)
+
+    def _rounding_generator(self, device: torch.device) -> torch.Generator:
+        key = str(device)
+        if key not in self._rounding:
+            self._rounding[key] = torch.Generator(device=device).manual_seed(ROUNDING_SEED)
+        return self._rounding[key]
 
     # -- the compiled path --------------------------------------------------------------------------
     def compile_update(self, enable: bool = True) -> ArenaOptimizer:
@@ -161,22 +192,38 @@ class ArenaOptimizer(Optimizer):
             s = {k: v for k, v in s.items() if k != "step"}  # the step is in c; an int here would be a guard
             if _flattenable(p, g, s):  # 1-D views of dynamic length: one graph serves every tensor
                 p, g, s = _dynamic_flat(p), _dynamic_flat(g), _state_views(s, p.shape, _dynamic_flat)
-            self._compiled(hp, c, [p], [g], [s])
+            self._run(lambda _, *args: self._compiled(hp, *args), group, c, [p], [g], [s])
 
     # -- helpers for subclasses ---------------------------------------------------------------------
     def zeros(self, p: torch.Tensor) -> torch.Tensor:
-        """A zero state buffer shaped like ``p``, in the state dtype."""
-        return torch.zeros_like(p, dtype=state_dtype(p), memory_format=torch.preserve_format)
+        """A zero state buffer shaped like ``p``, in the default state dtype (the shell then applies
+        the group's ``state_dtype``)."""
+        return torch.zeros_like(p, dtype=default_state_dtype(p), memory_format=torch.preserve_format)
+
+    def state_dict(self) -> dict[str, Any]:
+        out = super().state_dict()
+        if self._rounding:  # the stochastic rounding's generators: a resumed run rounds as the original
+            out["rounding_rng"] = {key: gen.get_state() for key, gen in self._rounding.items()}
+        return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        rng = state_dict.pop("rounding_rng", {})
         saved = state_dict["state"]
         ids = [pid for g in state_dict["param_groups"] for pid in g["params"]]
         super().load_state_dict(state_dict)
+        self._rounding = {}
+        for key, value in rng.items():
+            self._rounding_generator(torch.device(key)).set_state(value)
         params = [p for g in self.param_groups for p in g["params"]]
         for pid, p in zip(ids, params):
             for key, value in saved.get(pid, {}).items():
                 if torch.is_tensor(value):
                     self.state[p][key] = value.to(device=p.device, copy=True)
+
+
+def _low_precision(dtype: torch.dtype | None) -> bool:
+    return dtype is not None and dtype not in _WORKING_DTYPES
 
 
 def _piece_limit(per_thread: int | None) -> int | None:

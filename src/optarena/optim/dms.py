@@ -48,9 +48,10 @@ class DMS(ArenaOptimizer):
 
     def __init__(self, params: Any, lr: float = 6e-3, betas: tuple[float, float] = (0.80, 0.95),
                  alpha_base: float = 0.3, alpha_scale: float = 0.2, tau: float = 1.0,
-                 clip: float | None = 1.0, weight_decay: float = 0.0) -> None:
+                 clip: float | None = 1.0, weight_decay: float = 0.0,
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), alpha_base=alpha_base, alpha_scale=alpha_scale,
-                        tau=tau, clip=clip, weight_decay=weight_decay)
+                        tau=tau, clip=clip, weight_decay=weight_decay, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

@@ -28,9 +28,10 @@ class Lion(ArenaOptimizer):
     """Lion with optional cautious masking; one state buffer per parameter."""
 
     def __init__(self, params: Any, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
-                 weight_decay: float = 0.0, caution: bool = False, mask_norm: str = "count") -> None:
+                 weight_decay: float = 0.0, caution: bool = False, mask_norm: str = "count",
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, caution=caution,
-                        mask_norm=mask_norm)
+                        mask_norm=mask_norm, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

@@ -74,12 +74,13 @@ class Muon(ArenaOptimizer):
                  ns_coefficients: tuple[float, float, float] = KELLER_COEFFICIENTS,
                  adamw_lr: float = 3e-4, adamw_betas: tuple[float, float] = (0.9, 0.95),
                  adamw_eps: float = 1e-10, adamw_weight_decay: float = 0.0,
-                 distributed: bool | None = None) -> None:
+                 distributed: bool | None = None,
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
                         weight_decay=weight_decay, adjust_lr=adjust_lr,
                         ns_coefficients=tuple(ns_coefficients), adamw_lr=adamw_lr,
                         adamw_betas=tuple(adamw_betas), adamw_eps=adamw_eps,
-                        adamw_weight_decay=adamw_weight_decay, distributed=distributed)
+                        adamw_weight_decay=adamw_weight_decay, distributed=distributed, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

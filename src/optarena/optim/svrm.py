@@ -37,7 +37,8 @@ import torch
 
 from . import _checks as C
 from . import _pieces as P
-from .base import ArenaOptimizer, state_dtype
+from ._lowp import default_state_dtype
+from .base import ArenaOptimizer
 
 
 class SVRM(ArenaOptimizer):
@@ -45,9 +46,10 @@ class SVRM(ArenaOptimizer):
 
     def __init__(self, params: Any, lr: float = 3e-4, betas: tuple[float, float] = (0.85, 0.98),
                  gamma: float = 0.3, eps: float = 1e-8, weight_decay: float = 0.1,
-                 bias_correction: bool = False) -> None:
+                 bias_correction: bool = False,
+                 state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), gamma=gamma, eps=eps, weight_decay=weight_decay,
-                        bias_correction=bias_correction)
+                        bias_correction=bias_correction, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:
@@ -63,7 +65,7 @@ class SVRM(ArenaOptimizer):
         state["exp_avg_sq"] = self.zeros(p)
         # g_0 := g_1: no correction on the first step (see the module docstring); the shell creates
         # the state on the first step, with that step's gradient at hand.
-        state["prev_grad"] = p.grad.to(state_dtype(p), copy=True)
+        state["prev_grad"] = p.grad.to(default_state_dtype(p), copy=True)
 
     def _scope(self, group: dict[str, Any]) -> str:
         return "coordinate"

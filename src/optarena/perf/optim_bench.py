@@ -54,6 +54,7 @@ class OptimBenchConfig:
     clock: str = "wall"  # or "cpu": the process's CPU time (see optarena.perf.timing)
     lr: float = 1e-3
     compile: bool = False  # also time each ArenaOptimizer with compile_update()
+    bf16_state: bool = False  # also time each ArenaOptimizer with state_dtype="bfloat16"
     external: bool = True  # pytorch_optimizer / heavyball versions, where installed
     seed: int = 0
 
@@ -200,6 +201,8 @@ def _candidates(cfg: OptimBenchConfig, names: tuple[str, ...], notes: list[str])
         if cfg.compile and ours:
             out.append(Candidate(name, "optarena compiled",
                                  lambda model, n=name: _registry_builder(n, cfg.lr)(model).compile_update()))
+        if cfg.bf16_state and ours:
+            out.append(Candidate(name, "optarena bf16 state", _registry_builder(name, cfg.lr, state_dtype="bfloat16")))
         for package, cls_name, settings in EXTERNAL.get(name, ()) if cfg.external else ():
             try:
                 ext = getattr(importlib.import_module(package), cls_name)
@@ -212,10 +215,10 @@ def _candidates(cfg: OptimBenchConfig, names: tuple[str, ...], notes: list[str])
     return out
 
 
-def _registry_builder(name: str, lr: float) -> Callable[[nn.Module], torch.optim.Optimizer]:
+def _registry_builder(name: str, lr: float, **kw: object) -> Callable[[nn.Module], torch.optim.Optimizer]:
     accepted = optim.accepted_hyperparameters(optim.get_spec(name).resolve())
     extra = {"total_steps": RUN_LENGTH} if "total_steps" in accepted else {}
-    return lambda model: optim.create(name, model, lr=lr, **extra)
+    return lambda model: optim.create(name, model, lr=lr, **extra, **kw)
 
 
 def _external_params(name: str, model: nn.Module) -> list:
