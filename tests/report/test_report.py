@@ -1,6 +1,7 @@
 """`build_report` and `optarena report` end to end on the synthetic database (tests/report/helpers.py)."""
 
 import base64
+import json
 import re
 import sqlite3
 from html.parser import HTMLParser
@@ -188,3 +189,16 @@ def test_unknown_schema_version_is_refused(tmp_path, version):
     con.close()
     with pytest.raises(ValueError, match="schema_version"):
         build_report(tmp_path)
+
+
+@pytest.mark.parametrize("tuned", [False, True, None])
+def test_report_flags_an_untuned_lr_table(tmp_path, tuned):
+    write_db(tmp_path)
+    suite = {"lr_table": "/somewhere/quick_lrs.toml", "lr_table_tuned": tuned} if tuned is not None else {}
+    con = sqlite3.connect(tmp_path / "results.db")
+    con.execute("INSERT INTO meta VALUES ('suite_json', ?)", (json.dumps(suite),))
+    con.commit()
+    con.close()
+    md, _ = build_report(tmp_path, num_bootstrap=0)
+    flagged = "**LR table not tuned.** This suite's LRs come from `quick_lrs.toml`" in md.read_text()
+    assert flagged == (tuned is False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +49,9 @@ def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], co
         )
     if not cells:
         blocks.append(Text("The database has no runs yet.", "warn"))
+    untuned = _untuned_table(results.meta)
+    if untuned:
+        blocks.append(Text(untuned, "warn"))
     blocks += _overview(cells, with_data) if cells else []
     blocks += [Heading("Leaderboards"), Text(HOW_TO_READ, "note")]
     for cell in cells:
@@ -58,6 +63,21 @@ def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], co
     blocks += quoted_blocks(cells, ladders, with_data)
     blocks += _reproducibility(results, command_dir)
     return blocks
+
+
+def _untuned_table(meta: dict[str, str]) -> str:
+    """A warning when the suite's LRs came from an LR table marked ``tuned = false``, else ""."""
+    try:
+        suite = json.loads(meta.get("suite_json") or "{}")
+    except json.JSONDecodeError:
+        return ""
+    if not suite.get("lr_table") or suite.get("lr_table_tuned") is not False:
+        return ""
+    return (
+        f"**LR table not tuned.** This suite's LRs come from `{Path(suite['lr_table']).name}`, which is marked "
+        "`tuned = false`: its LRs are hand-set centres, not the best of a sweep, so an optimizer may rank low "
+        "only for its LR. Run the table's sweep and `optarena bench tune-table` before reading the ranking."
+    )
 
 
 def _intro(results: Results) -> str:
