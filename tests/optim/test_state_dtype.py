@@ -43,6 +43,21 @@ def test_stochastic_rounding_lands_on_a_neighbour_and_is_unbiased():
     torch.testing.assert_close(d[:, :3].double().mean(0), x[:3].double(), rtol=2e-4, atol=0)
 
 
+def test_stochastic_rounding_is_unbiased_in_every_lane_of_a_random_word():
+    """The noise for four neighbouring elements comes from one 64-bit draw: each 16-bit lane (the
+    element's index mod 4) must round up with probability equal to the fraction of an ulp, and an odd
+    length (a partial last word) and a 2-D shape must work."""
+    gen = torch.Generator().manual_seed(2)
+    frac = 0.3
+    x = torch.full((1001, 203), 1.0 + frac * 2 ** -7)  # 203,203 elements: not a multiple of 4
+    out = torch.empty_like(x, dtype=torch.bfloat16)
+    stochastic_round_(out, x.clone(), gen)
+    up = (out.float() > 1.0).double().flatten()
+    lanes = up[: up.numel() // 4 * 4].view(-1, 4).mean(0)
+    torch.testing.assert_close(lanes, torch.full((4,), frac, dtype=torch.float64), atol=0.008, rtol=0)
+    assert ((out.float() == 1.0) | (out.float() == 1.0 + 2 ** -7)).all()
+
+
 def test_slow_ema_does_not_stall_in_bf16_state():
     """Adam's v with β2 = 0.999 under a constant gradient 1 follows 1 − 0.999^t in bf16 state, where
     round-to-nearest (the reference loop below) freezes far short of it."""
