@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from optarena import optim
@@ -13,7 +15,7 @@ from optarena.model import Transformer, get_preset
 from optarena.train import load_config
 from optarena.train.build import make_optimizer
 
-EXPECTED = {"quick", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
+EXPECTED = {"quick", "quick-seeds", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
             "stable-momentum-clip", "svrm-gamma", "ladder-synthetic"}
 
 
@@ -49,6 +51,16 @@ def test_quick_covers_every_optimizer_at_one_lr():
     assert suite.lr_mults == (1.0,) and suite.lr_table and suite.lr_table.endswith("quick_lrs.toml")
     assert suite.seeds_of(next(v for v in suite.variants if v.name == "adamw")) == 3
     assert load_suite("quick-sweep").train == suite.train  # the table was tuned under these settings
+
+
+def test_quick_seeds_is_quick_with_three_seeds_each():
+    quick, seeds = load_suite("quick"), load_suite("quick-seeds")
+    def no_seeds(suite):
+        return [dataclasses.replace(v, seeds=None) for v in suite.variants]
+
+    assert no_seeds(seeds) == no_seeds(quick) and seeds.train == quick.train and seeds.lr_table == quick.lr_table
+    assert seeds.budgets == quick.budgets and seeds.lr_mults == quick.lr_mults
+    assert {seeds.seeds_of(v) for v in seeds.variants} == {3}
 
 
 def test_quick_lr_table_has_every_optimizer():
