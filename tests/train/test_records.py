@@ -30,9 +30,11 @@ def test_metrics_jsonl(run):
         assert ENTRY_KEYS <= e.keys()
         assert e["tokens"] == e["step"] * 256 and e["peak_mem_bytes"] > 0
         assert math.isfinite(e["train_loss"]) and e["grad_norm"] > 0 and e["lr"] > 0
-    assert entries[1]["val_tokens"] == 512 - 512 % 32  # the fixed prefix during training
-    assert entries[-1]["val_tokens"] == (2**13 - 1) // 32 * 32  # the whole val set at the end
-    assert entries[-1]["val_loss"] == result.final_val_loss
+    prefix, whole = 512 - 512 % 32, (2**13 - 1) // 32 * 32
+    assert entries[1]["val_tokens"] == entries[-1]["val_tokens"] == prefix  # one set for the curve
+    assert entries[-1]["final_val_tokens"] == whole  # the final loss: the whole val set
+    assert entries[-1]["final_val_loss"] == result.final_val_loss != entries[-1]["val_loss"]
+    assert all("final_val_loss" not in e for e in entries[:-1])
     assert "val_loss" not in entries[0]
     assert entries == result.history
 
@@ -78,3 +80,18 @@ def test_cli_train(shard_dir, tmp_path, capsys):
 def test_cli_train_reports_config_errors(capsys):
     assert main(["train", "--set", "lrr=1"]) == 2
     assert "did you mean 'lr'" in capsys.readouterr().err
+
+
+def test_a_prefix_as_large_as_the_val_set_is_scored_once_at_the_end(shard_dir, tmp_path, monkeypatch):
+    from optarena.train import loop
+
+    calls = []
+    real = loop.evaluate
+    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    result = train(load_config(None, tiny_run(shard_dir, tmp_path, steps=4, log_every=2, eval_every=2,
+                                              eval_tokens=2**20)))
+    last = result.history[-1]
+    whole = (2**13 - 1) // 32 * 32
+    assert last["val_tokens"] == last["final_val_tokens"] == whole
+    assert last["val_loss"] == last["final_val_loss"] == result.final_val_loss
+    assert len(calls) == 2  # step 2 and step 4, not a third for the final loss

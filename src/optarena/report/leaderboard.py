@@ -14,7 +14,12 @@ from optarena.report.standings import ALPHA, BASELINE, Cell, Standing
 
 VERDICT_TONE = {"better": "good", "worse": "bad"}
 RATIO_CAPTION = (
-    "Validation loss / AdamW's validation loss at matching steps, best LRs, seed means (the DMS paper's Table 3 view)."
+    "Validation loss / AdamW's validation loss at matching steps, best LRs, seed means (the DMS paper's Table 3 view); "
+    "the losses are on the evaluation prefix, as in the curves."
+)
+CURVE_NOTE = (
+    "The curves score the runs' fixed evaluation prefix (`eval_tokens`) at every point; the leaderboard's "
+    "final losses score the whole validation set, so the two differ at the last step."
 )
 
 
@@ -47,7 +52,7 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
             _figure(
                 figures.loss_vs_tokens(means, colours, f"validation loss, {label}"),
                 "Validation loss at each optimizer's best LR",
-                "Seed mean; shaded: min–max over seeds.",
+                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE,
             )
         )
     if any(p.losses or p.num_diverged for s in cell.standings for p in s.lr_points):
@@ -66,7 +71,7 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
             f"loss ratio to AdamW, {label}",
             figures.x_label([means[BASELINE]]),
         )
-        out.append(_figure(fig, "Loss ratio to AdamW", "Seed-mean validation loss over AdamW's at matching steps."))
+        out.append(_figure(fig, "Loss ratio to AdamW", "Seed-mean validation loss over AdamW's at matching steps. " + CURVE_NOTE))
     if cell.loss_floor is not None and means:
         fig = figures.excess_loss(means, cell.loss_floor, colours, f"excess loss over the entropy floor, {label}")
         out.append(

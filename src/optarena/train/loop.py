@@ -148,10 +148,22 @@ class Trainer:
                  "lr": lr, "grad_norm": grad_norm, "tokens_per_s": meter.rate(),
                  "elapsed_s": self._elapsed(), "peak_mem_bytes": peak_memory_bytes(self.dist.device)}
         if evals:
-            val = self.parts.val_full if self.step == self.plan.total_steps else self.parts.val_prefix
-            entry.update(val_loss=self._evaluate(val), val_tokens=val.num_tokens)
+            # The curve is always the prefix, so its points are comparable; the last step also scores
+            # the whole validation set, which is the run's final loss (when the prefix is all of it,
+            # that one evaluation serves both).
+            prefix, full = self.parts.val_prefix, self.parts.val_full
+            last = self.step == self.plan.total_steps
+            whole = last and prefix.num_tokens >= full.num_tokens
+            entry.update(val_loss=self._evaluate(full if whole else prefix),
+                         val_tokens=full.num_tokens if whole else prefix.num_tokens)
             self.progress.message(f"step {self.step}: val_loss {entry['val_loss']:.4f} "
-                                  f"({val.num_tokens:,} tokens)")
+                                  f"({entry['val_tokens']:,} tokens)")
+            if last:
+                final = entry["val_loss"] if whole else self._evaluate(full)
+                entry.update(final_val_loss=final, final_val_tokens=full.num_tokens)
+                if not whole:
+                    self.progress.message(f"step {self.step}: whole validation set {final:.4f} "
+                                          f"({full.num_tokens:,} tokens)")
         self.metrics.write(entry)
         self.progress.log(entry)
 
@@ -200,7 +212,8 @@ class Trainer:
 
     def _finish(self, status: str) -> RunResult:
         last = self.history[-1] if self.history else {}
-        final = last.get("val_loss") if status == "finished" else None
+        # checkpoints from before final_val_loss was logged carry the whole-set loss as val_loss
+        final = last.get("final_val_loss", last.get("val_loss")) if status == "finished" else None
         diverged_at = self.step if status == "diverged" else None
         tokens = self.step * self.plan.batch_tokens
         self.record.update(status=status, final_val_loss=final, diverged_at_step=diverged_at,

@@ -3,7 +3,9 @@
 Keys of an entry: step, tokens, train_loss, lr, grad_norm (before clipping), tokens_per_s
 (training throughput since the previous entry, evaluation excluded), elapsed_s (wall time of the
 run, across resumes), peak_mem_bytes (CUDA max allocated, else the process's peak RSS); evaluated
-steps add val_loss and val_tokens (the prefix scored, or the whole val set at the end).
+steps add val_loss and val_tokens (the fixed prefix scored during training, the same at every
+evaluated step so the curve's points compare); the last step also adds final_val_loss and
+final_val_tokens (the whole validation set: the run's final loss).
 Non-finite numbers are written as null (strict JSON).
 
 On resume the file is rewritten from the checkpoint's history, so it never holds entries from
