@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_smoke_run_records_every_cell(name, shard_dir, tmp_path):
         assert json.loads(r["record_json"])["status"] == "finished"
         assert json.loads(r["config_json"])["optim"]["name"] == r["optimizer_name"]
         curve = db.curves(r["id"])
-        assert len(curve) == r["steps"] and curve[-1]["val_loss"] == r["final_val_loss"]
+        assert len(curve) == r["steps"] and math.isfinite(curve[-1]["val_loss"])  # the prefix; the final: whole set
     assert len(db.choices()) == len(suite.variants)
     assert not any((tmp_path / "out" / "runs").glob("*/checkpoint.pt"))  # deleted once recorded
     if name == "quick":
