@@ -55,6 +55,7 @@ def test_quick_covers_every_optimizer_at_one_lr():
 
 def test_quick_seeds_is_quick_with_three_seeds_each():
     quick, seeds = load_suite("quick"), load_suite("quick-seeds")
+
     def no_seeds(suite):
         return [dataclasses.replace(v, seeds=None) for v in suite.variants]
 

@@ -71,7 +71,8 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
             f"loss ratio to AdamW, {label}",
             figures.x_label([means[BASELINE]]),
         )
-        out.append(_figure(fig, "Loss ratio to AdamW", "Seed-mean validation loss over AdamW's at matching steps. " + CURVE_NOTE))
+        caption = "Seed-mean validation loss over AdamW's at matching steps. " + CURVE_NOTE
+        out.append(_figure(fig, "Loss ratio to AdamW", caption))
     if cell.loss_floor is not None and means:
         fig = figures.excess_loss(means, cell.loss_floor, colours, f"excess loss over the entropy floor, {label}")
         out.append(

@@ -148,20 +148,18 @@ class Trainer:
                  "lr": lr, "grad_norm": grad_norm, "tokens_per_s": meter.rate(),
                  "elapsed_s": self._elapsed(), "peak_mem_bytes": peak_memory_bytes(self.dist.device)}
         if evals:
-            # The curve is always the prefix, so its points are comparable; the last step also scores
-            # the whole validation set, which is the run's final loss (when the prefix is all of it,
-            # that one evaluation serves both).
+            # The curve scores the prefix at every point, so its points compare; the last step also
+            # scores the whole validation set, the run's final loss (once, when the prefix is all of it).
             prefix, full = self.parts.val_prefix, self.parts.val_full
             last = self.step == self.plan.total_steps
-            whole = last and prefix.num_tokens >= full.num_tokens
-            entry.update(val_loss=self._evaluate(full if whole else prefix),
-                         val_tokens=full.num_tokens if whole else prefix.num_tokens)
-            self.progress.message(f"step {self.step}: val_loss {entry['val_loss']:.4f} "
-                                  f"({entry['val_tokens']:,} tokens)")
+            val = full if last and prefix.num_tokens >= full.num_tokens else prefix
+            loss = self._evaluate(val)
+            entry.update(val_loss=loss, val_tokens=val.num_tokens)
+            self.progress.message(f"step {self.step}: val_loss {loss:.4f} ({val.num_tokens:,} tokens)")
             if last:
-                final = entry["val_loss"] if whole else self._evaluate(full)
+                final = loss if val is full else self._evaluate(full)
                 entry.update(final_val_loss=final, final_val_tokens=full.num_tokens)
-                if not whole:
+                if val is not full:
                     self.progress.message(f"step {self.step}: whole validation set {final:.4f} "
                                           f"({full.num_tokens:,} tokens)")
         self.metrics.write(entry)
