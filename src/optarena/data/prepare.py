@@ -50,8 +50,8 @@ def prepare(
 
     inputs: `.txt` (one document per file), `.jsonl` (field "text"), `.parquet` (column "text")
         files or directories of them, or `hf:<name>[:<config>]` (see `documents.py`).
-    tokenizer: "auto" (gpt2 if tiktoken can load it, else "bpe:8192"), "gpt2" or "bpe:<vocab>";
-        a BPE is trained on the train split only.
+    tokenizer: "auto" (gpt2 if tiktoken can load it, else "bpe:8192"), "gpt2", "bytes" or
+        "bpe:<vocab>"; a BPE is trained on the train split only.
     val_fraction: share of documents, picked by a hash of their text, held out for validation.
     shard_tokens: tokens per shard (modded-nanogpt uses 10**8).
     progress: show a tqdm bar on stderr.
@@ -62,7 +62,7 @@ def prepare(
     kind, vocab = parse_spec(tokenizer)
     config = {
         "inputs": [str(i) for i in inputs],
-        "tokenizer": "gpt2" if kind == "gpt2" else f"bpe:{vocab}",  # "auto" pinned once
+        "tokenizer": f"bpe:{vocab}" if kind == "bpe" else kind,  # "auto" pinned once
         "val_fraction": val_fraction,
         "shard_tokens": shard_tokens,
     }

@@ -1,6 +1,7 @@
 """`--data` strings -> a DataSource: train and val streams plus the vocab size the model needs.
 
     embedded                                  the embedded Shakespeare/Milton corpus (built once)
+    embedded:<tokenizer>                      the same texts as bytes or another BPE (embedded:bytes)
     synthetic[:V=1024,order=1,s=1.0,seed=0]   the Zipf-Markov source; meta["loss_floor"] = h
     <path>                                    a dir of train_*.bin / val_*.bin shards
     hf:<name>[:<config>]                      rejected: run `optarena data prepare` first
@@ -36,6 +37,13 @@ class DataSource:
 def resolve_data(spec: str) -> DataSource:
     if spec == "embedded":
         return _shards(ensure_embedded(), kind="embedded")
+    if spec.startswith("embedded:"):
+        tokenizer = spec.partition(":")[2]
+        try:
+            path = ensure_embedded(tokenizer=tokenizer)
+        except ValueError as err:
+            raise ValueError(f"--data {spec}: {err}") from None
+        return _shards(path, kind="embedded")
     if spec == "synthetic" or spec.startswith("synthetic:"):
         return _synthetic(spec.partition(":")[2])
     if spec.startswith("hf:"):
@@ -45,7 +53,7 @@ def resolve_data(spec: str) -> DataSource:
         )
     path = Path(spec).expanduser()
     if not path.is_dir():
-        raise ValueError(f"--data {spec!r}: expected 'embedded', 'synthetic[:...]', 'hf:<name>' "
+        raise ValueError(f"--data {spec!r}: expected 'embedded[:<tokenizer>]', 'synthetic[:...]', 'hf:<name>' "
                          "or a directory of train_*.bin / val_*.bin shards")
     return _shards(path, kind="shards")
 

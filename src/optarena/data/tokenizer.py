@@ -9,6 +9,9 @@ Two kinds, named by a spec string:
   only, saved as tokenizer.json beside the shards. Id 0 is <|endoftext|>, used as BOS. The default
   V = 8192 keeps the embedding and head small, so tiny CPU models spend their parameters on the
   transformer rather than on a 50k-row table that 3M tokens could not train anyway.
+- "bytes": the UTF-8 bytes themselves, id = byte + 1, id 0 = <|endoftext|> (BOS); 257 ids, no
+  training and no `tokenizers` dependency. The CPU tier's vocabulary: with V = 257 the embedding is
+  a sliver of a small model, and every token is seen thousands of times in a few million.
 - "auto": "gpt2" if available, else "bpe:8192".
 
 Every document is prefixed with the BOS id, as modded-nanogpt does with 50256. Ids must fit the
@@ -33,6 +36,7 @@ EOT = "<|endoftext|>"
 DEFAULT_BPE_VOCAB = 8192
 MAX_VOCAB = 2**16
 GPT2_TIMEOUT_S = 20.0
+BYTES_VOCAB = 257  # 256 byte values shifted by one, and BOS = 0
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,17 @@ class TextTokenizer:
 
 
 def parse_spec(spec: str) -> tuple[str, int]:
-    """'gpt2' -> ('gpt2', 50257); 'bpe:V' -> ('bpe', V); 'auto' resolved by `gpt2_available`."""
+    """'gpt2' -> ('gpt2', 50257); 'bytes' -> ('bytes', 257); 'bpe:V' -> ('bpe', V); 'auto' resolved
+    by `gpt2_available`."""
     if spec == "auto":
         spec = "gpt2" if gpt2_available() else f"bpe:{DEFAULT_BPE_VOCAB}"
     if spec == "gpt2":
         return "gpt2", 50257
+    if spec == "bytes":
+        return "bytes", BYTES_VOCAB
     kind, _, size = spec.partition(":")
     if kind != "bpe" or not size.isdigit():
-        raise ValueError(f"tokenizer spec must be 'auto', 'gpt2' or 'bpe:<vocab>', got {spec!r}")
+        raise ValueError(f"tokenizer spec must be 'auto', 'gpt2', 'bytes' or 'bpe:<vocab>', got {spec!r}")
     vocab = int(size)
     if not 257 <= vocab <= MAX_VOCAB:  # 256 byte symbols + BOS; ids must fit uint16
         raise ValueError(f"bpe vocab must be in [257, {MAX_VOCAB}], got {vocab}")
@@ -111,6 +118,18 @@ def load_gpt2() -> TextTokenizer:
         decode=enc.decode,
         fingerprint=f"tiktoken-gpt2-{enc.n_vocab}",
     )
+
+
+def load_bytes() -> TextTokenizer:
+    """The byte tokenizer: id = UTF-8 byte + 1, BOS = 0."""
+
+    def encode_batch(docs: list[str]) -> list[list[int]]:
+        return [(np.frombuffer(d.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + 1).tolist() for d in docs]
+
+    def decode(ids: list[int]) -> str:
+        return bytes(i - 1 for i in ids if 0 < i < BYTES_VOCAB).decode("utf-8", errors="replace")
+
+    return TextTokenizer("bytes", BYTES_VOCAB, 0, encode_batch, decode, "bytes-utf8-plus-one")
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int, path: str | Path) -> TextTokenizer:
@@ -170,6 +189,8 @@ def get_tokenizer(
     kind, vocab = parse_spec(spec)
     if kind == "gpt2":
         return load_gpt2()
+    if kind == "bytes":
+        return load_bytes()
     path = Path(out_dir) / "tokenizer.json"
     if reuse_fingerprint and path.exists():
         tok = load_bpe(path)

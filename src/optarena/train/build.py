@@ -31,7 +31,7 @@ class Parts:
     scheduler: torch.optim.lr_scheduler.LambdaLR
     loader: TokenLoader
     val_prefix: ValidationSet  # the fixed prefix scored during training
-    val_full: ValidationSet  # the whole validation set, scored at the end
+    val_full: ValidationSet  # the whole validation set (or its final_eval_tokens), scored at the end
     autocast: Autocast
 
 
@@ -52,7 +52,7 @@ def build(cfg: TrainConfig, plan: Plan, data: DataSource, dist: Dist) -> Parts:
                                   rank=dist.rank, world_size=dist.world_size)
 
     return Parts(model, train_model, compiled, optimizer, scheduler, loader,
-                 val(cfg.log.eval_tokens), val(None), autocast_for(cfg.run.dtype, dist.device))
+                 val(cfg.log.eval_tokens), val(cfg.log.final_eval_tokens), autocast_for(cfg.run.dtype, dist.device))
 
 
 def make_model(plan: Plan, seed: int) -> Transformer:

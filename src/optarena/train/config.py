@@ -9,7 +9,8 @@ A run is described by seven sections; every field name is unique across sections
     schedule  kind, warmup, warmup_start, final_lr_frac, decay_frac
     budget    tokens, steps, ratio, count
     run       out, seed, device, dtype, compile, resume
-    log       log_every, eval_every, eval_tokens, checkpoint_every, progress, tensorboard, wandb
+    log       log_every, eval_every, eval_tokens, final_eval_tokens, checkpoint_every, progress,
+              tensorboard, wandb
 
 The defaults are the ADANA authors' protocol (specs/adana.md §2.2) where it has one: warmup 2% of
 the run from 0.01 of the peak LR, cosine to 0.1 of it, grad clip 0.5, a Chinchilla budget of
@@ -155,8 +156,9 @@ class LogSection(_Section):
     log_every: int = 10  # steps between metrics lines
     eval_every: int = 250  # steps between evaluations on the val prefix; 0: only the final one
     eval_tokens: int | None = 10_485_760  # the prefix scored during training (modded-nanogpt's
-    #                                      20 x 524,288); None: the whole val set. The final
-    #                                      evaluation always scores the whole val set.
+    #                                      20 x 524,288); None: the whole val set.
+    final_eval_tokens: int | None = None  # the prefix the final evaluation scores (the run's
+    #                                      final loss); None: the whole val set
     checkpoint_every: int = 0  # steps between checkpoints; 0: only the final one
     progress: str = "auto"  # "bar" (tqdm), "lines", "off"; "auto": a bar on a TTY, else lines
     tensorboard: bool = False  # mirror metrics to out/tensorboard (needs `tensorboard`)
@@ -165,6 +167,7 @@ class LogSection(_Section):
     def check(self) -> None:
         _positive("log.log_every", self.log_every)
         _positive("log.eval_tokens", self.eval_tokens)
+        _positive("log.final_eval_tokens", self.final_eval_tokens)
         for name in ("eval_every", "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"log.{name} must be >= 0 (0: only at the end), got {getattr(self, name)}")

@@ -47,7 +47,7 @@ from .record import RunRecord, environment, now
 class RunResult:
     out: Path
     status: str  # "finished" | "diverged"
-    final_val_loss: float | None  # whole validation set, nats/token; None unless finished
+    final_val_loss: float | None  # final evaluation set (log.final_eval_tokens), nats/token; None unless finished
     diverged_at_step: int | None
     steps: int
     tokens: int
@@ -149,7 +149,8 @@ class Trainer:
                  "elapsed_s": self._elapsed(), "peak_mem_bytes": peak_memory_bytes(self.dist.device)}
         if evals:
             # The curve scores the prefix at every point, so its points compare; the last step also
-            # scores the whole validation set, the run's final loss (once, when the prefix is all of it).
+            # scores the final evaluation set (the whole validation set, or its final_eval_tokens
+            # prefix), the run's final loss (once, when the curve's prefix covers it).
             prefix, full = self.parts.val_prefix, self.parts.val_full
             last = self.step == self.plan.total_steps
             val = full if last and prefix.num_tokens >= full.num_tokens else prefix
@@ -160,7 +161,7 @@ class Trainer:
                 final = loss if val is full else self._evaluate(full)
                 entry.update(final_val_loss=final, final_val_tokens=full.num_tokens)
                 if val is not full:
-                    self.progress.message(f"step {self.step}: whole validation set {final:.4f} "
+                    self.progress.message(f"step {self.step}: final evaluation {final:.4f} "
                                           f"({full.num_tokens:,} tokens)")
         self.metrics.write(entry)
         self.progress.log(entry)

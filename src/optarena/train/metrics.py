@@ -5,7 +5,8 @@ Keys of an entry: step, tokens, train_loss, lr, grad_norm (before clipping), tok
 run, across resumes), peak_mem_bytes (CUDA max allocated, else the process's peak RSS); evaluated
 steps add val_loss and val_tokens (the fixed prefix scored during training, the same at every
 evaluated step so the curve's points compare); the last step also adds final_val_loss and
-final_val_tokens (the whole validation set: the run's final loss).
+final_val_tokens (the final evaluation set: the whole validation set or its
+log.final_eval_tokens prefix; the run's final loss).
 Non-finite numbers are written as null (strict JSON).
 
 On resume the file is rewritten from the checkpoint's history, so it never holds entries from

@@ -4,7 +4,8 @@
                       process; "error" says which; --resume continues from the last checkpoint)
     config            the resolved TrainConfig; plan: model shape, parameter counts, steps, batch
     data              the data source's meta (tokenizer, vocab, entropies for synthetic data)
-    final_val_loss    mean cross-entropy (nats/token) on the whole validation set; null unless finished
+    final_val_loss    mean cross-entropy (nats/token) on the final evaluation set (the whole validation
+                      set, or its first log.final_eval_tokens targets); null unless finished
     diverged_at_step  the step whose loss tripped the divergence rule (see divergence.py), or null
     steps, tokens     optimizer steps and training tokens done so far
     git               commit of the optarena source tree and whether tracked files were modified
