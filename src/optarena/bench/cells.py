@@ -30,7 +30,7 @@ def round_lr(x: float) -> float:
 
 def data_key(spec: str) -> str:
     """A data spec as keyed: directories by their absolute path, so `~/d` and `/home/u/d` agree."""
-    if spec == "embedded" or spec.startswith(("synthetic", "hf:")):
+    if spec == "embedded" or spec.startswith(("embedded:", "synthetic", "hf:")):
         return spec
     return str(Path(spec).expanduser().resolve())
 
