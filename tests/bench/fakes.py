@@ -3,13 +3,14 @@
 final_val_loss = 3 + (ln lr - ln lr*)^2, lr* per optimizer; at or above `diverge_above` a run
 diverges, at `fail_at` it raises, and at `die_at` (first budget) the worker process exits.
 Module-level and configured by functools.partial, so the spawned worker processes of --jobs can
-unpickle them.
+unpickle them. `fake_trainer` stands in for the trainer itself, under the real worker.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 
@@ -30,3 +31,21 @@ def fake_train(job, targets: dict[str, float], diverge_above: float = math.inf,
               for s in (1, 2)]
     curves[-1]["val_loss"] = loss
     return {"status": "finished", "final_val_loss": loss, "steps": 2, "curves": curves}
+
+
+def fake_trainer(final_val_tokens: int | None = 1024, status: str = "finished"):
+    """A stand-in for `optarena.train.train` (monkeypatched into the real worker): two steps, no
+    training, a final loss scored on `final_val_tokens` validation targets unless the run diverged."""
+    from optarena.train.loop import RunResult
+
+    def train(cfg) -> RunResult:
+        out = Path(cfg.run.out)
+        out.mkdir(parents=True, exist_ok=True)
+        last = {"step": 2, "tokens": 512, "train_loss": 3.4, "lr": cfg.optim.lr}
+        if status == "finished":
+            last.update(val_loss=3.3, val_tokens=512, final_val_loss=3.2, final_val_tokens=final_val_tokens)
+        history = [{"step": 1, "tokens": 256, "train_loss": 4.0, "lr": cfg.optim.lr}, last]
+        final = 3.2 if status == "finished" else None
+        return RunResult(out, status, final, None if final else 2, 2, 512, history)
+
+    return train

@@ -1,4 +1,5 @@
-"""The worker's measurements: optimizer state bytes and step time via global step hooks, throughput."""
+"""The worker's measurements: optimizer state bytes and step time via global step hooks, throughput, and
+the data's reference floors on the tokens of the run's final loss."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import pytest
 import torch
 
 from optarena import optim
+from optarena.bench import ResultsDB, load_suite, run_suite
 from optarena.bench.worker import StepProbe, mean_throughput
+from optarena.data import read_shard
+from optarena.data.floors import ngram_floors
 from optarena.model import Transformer, get_preset
+
+from .conftest import SOURCE
+from .fakes import fake_trainer
 
 
 def steps(opt, model, n=3):
@@ -68,3 +75,48 @@ def test_mean_throughput_weights_by_tokens():
                {"tokens": 400, "tokens_per_s": 0.0, "val_loss": 1.0}]  # an eval-only entry
     assert math.isclose(mean_throughput(history), 200.0)
     assert mean_throughput([]) is None
+
+
+FLOOR_SUITE = """
+tokens = [512]
+lr_mults = [1]
+max_extend = 0
+seeds = 1
+[optimizers]
+adamw = 1e-3
+"""
+
+
+def run_fake(write_suite, tmp_path, monkeypatch, **fake):
+    """The suite through the real worker (jobs=0: in this process), the trainer replaced by a fake."""
+    monkeypatch.setattr("optarena.train.train", fake_trainer(**fake))
+    run_suite(load_suite(write_suite(FLOOR_SUITE)), tmp_path / "out", jobs=0, stream=None)
+    (run,) = ResultsDB(tmp_path / "out").runs()
+    return run
+
+
+def test_worker_records_the_floors_on_the_tokens_of_the_final_loss(write_suite, tmp_path, monkeypatch, shard_dir):
+    run = run_fake(write_suite, tmp_path, monkeypatch, final_val_tokens=1024)
+    train, val = read_shard(shard_dir / "train_000000.bin"), read_shard(shard_dir / "val_000000.bin")
+    expected = ngram_floors(train, val[: 1024 + 1], SOURCE.vocab_size)
+    assert run["status"] == "finished" and run["final_val_tokens"] == 1024
+    assert (run["unigram_floor"], run["bigram_floor"]) == (expected["unigram"], expected["bigram"])
+    assert run["loss_floor"] == SOURCE.entropy_rate()  # the data's own entropy rate, kept beside them
+    assert run["bigram_floor"] != ngram_floors(train, val, SOURCE.vocab_size)["bigram"]  # the whole set differs
+
+
+def test_a_floors_failure_is_a_warning_not_a_failed_run(write_suite, tmp_path, monkeypatch, caplog):
+    def broken(data, val_tokens):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr("optarena.data.floors.reference_floors", broken)
+    run = run_fake(write_suite, tmp_path, monkeypatch)
+    assert run["status"] == "finished" and run["final_val_loss"] == 3.2 and run["final_val_tokens"] == 1024
+    assert run["unigram_floor"] is None and run["bigram_floor"] is None
+    assert "reference floors" in caplog.text and "OSError: disk gone" in caplog.text
+
+
+def test_a_diverged_run_has_no_floors(write_suite, tmp_path, monkeypatch):
+    run = run_fake(write_suite, tmp_path, monkeypatch, status="diverged")
+    assert run["status"] == "diverged"
+    assert (run["final_val_tokens"], run["unigram_floor"], run["bigram_floor"]) == (None, None, None)

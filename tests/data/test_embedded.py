@@ -78,3 +78,28 @@ def test_a_build_from_another_version_is_cleared_but_the_archive_kept(tmp_path):
         (tmp_path / name).write_text("old")
     E._remove_stale_build(tmp_path, E.CONFIG)
     assert sorted(p.name for p in tmp_path.iterdir()) == [E.ARCHIVE]
+
+
+@pytest.mark.slow
+def test_the_bytes_variant_holds_the_same_texts_as_utf8(embedded_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("embedded-bytes")
+    (out / E.ARCHIVE).write_bytes((embedded_dir / E.ARCHIVE).read_bytes())
+    assert E.ensure_embedded(out, progress=False, tokenizer="bytes") == out
+    meta = json.loads((out / "meta.json").read_text())
+    assert (meta["tokenizer"], meta["vocab_size"], meta["val_docs"]) == ("bytes", 257, 4)
+    tok = load_bpe(embedded_dir / "tokenizer.json")
+    for split in ("train", "val"):
+        as_bytes = read_shard(out / f"{split}_000000.bin").astype(int)
+        bpe_text = tok.decode(read_shard(embedded_dir / f"{split}_000000.bin").tolist())
+        assert bytes(int(b) - 1 for b in as_bytes if b).decode("utf-8") == bpe_text
+    # a variant's build is current only for its own tokenizer
+    assert E._is_current(out, E.corpus_config("bytes")) and not E._is_current(out, E.CONFIG)
+
+
+def test_variants_live_beside_the_default_corpus(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPTARENA_DATA", str(tmp_path))
+    assert E.default_cache_dir() == tmp_path / "embedded"
+    assert E.default_cache_dir("bytes") == tmp_path / "embedded-bytes"
+    assert E.default_cache_dir("bpe:1024") == tmp_path / "embedded-bpe1024"
+    with pytest.raises(ValueError, match="tokenizer spec"):
+        E.corpus_config("words")

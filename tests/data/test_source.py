@@ -50,3 +50,8 @@ def test_errors(tmp_path):
     write_shard(tmp_path / "train_000000.bin", np.arange(10))
     with pytest.raises(FileNotFoundError, match="no val_"):
         resolve_data(str(tmp_path))
+
+
+def test_an_unknown_embedded_variant_names_the_spec():
+    with pytest.raises(ValueError, match="--data embedded:words: tokenizer spec must be"):
+        resolve_data("embedded:words")

@@ -83,3 +83,17 @@ def test_gpt2_detection_failure_and_success(monkeypatch):
     assert T.parse_spec("auto") == ("bpe", T.DEFAULT_BPE_VOCAB)
     fake_tiktoken(monkeypatch, lambda name: object())
     assert T.gpt2_available() is True and T.parse_spec("auto") == ("gpt2", 50257)
+
+
+def test_bytes_tokenizer_is_utf8_shifted_by_one(docs):
+    tok = T.get_tokenizer("bytes", "/nonexistent", lambda: [])  # needs no file and no training
+    assert (tok.name, tok.vocab_size, tok.bos_id) == ("bytes", 257, 0) and T.parse_spec("bytes") == ("bytes", 257)
+    for doc, ids in zip(docs, tok.encode_docs(docs)):
+        raw = doc.encode("utf-8")
+        assert ids[0] == 0 and ids[1:].tolist() == [b + 1 for b in raw]
+        assert tok.decode(ids.tolist()) == doc  # BOS is dropped, multi-byte characters survive
+
+
+def test_a_bad_spec_names_the_choices():
+    with pytest.raises(ValueError, match="'bytes'"):
+        T.parse_spec("byte")

@@ -58,8 +58,11 @@ def write_db(
     with_choices: bool = True,
     loss_floor: float | None = None,
     tokens_per_param=(TOKENS_PER_PARAM,),
+    data: str | None = None,
 ):
-    """Create `directory`/results.db (one cell per size and tokens-per-parameter budget); returns its path."""
+    """Create `directory`/results.db (one cell per size and tokens-per-parameter budget) in the schema of
+    a bench that predates the reference floors; returns its path. `data`: the runs' data spec (default:
+    "synthetic" with a loss floor, else "fineweb")."""
     directory.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(directory / "results.db")
     con.executescript(SCHEMA)
@@ -72,7 +75,7 @@ def write_db(
         "git_commit": "0123abcd",
     }
     con.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-    data = "synthetic" if loss_floor is not None else "fineweb"
+    data = data or ("synthetic" if loss_floor is not None else "fineweb")
     for size in sizes:
         for ratio in tokens_per_param:
             for opt in OPTIMIZERS:
@@ -155,3 +158,15 @@ def _insert(con, size, opt, lr, mult, seed, tokens, data, phase, loss, floor, st
             "INSERT INTO curves VALUES (?, ?, ?, ?, ?, ?)",
             (run_id, step, step * BATCH_TOKENS, val + 0.05, None if math.isnan(val) else val, lr),
         )
+
+
+def set_floors(db, unigram: float, bigram: float, val_tokens: int):
+    """Give the finished runs of `db` the floors a bench records, after the bench's migration of the file."""
+    from optarena.bench import ResultsDB
+
+    ResultsDB(db, create=True).close()  # adds the columns this old schema lacks
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET unigram_floor=?, bigram_floor=?, final_val_tokens=? WHERE status='finished'",
+                (unigram, bigram, val_tokens))
+    con.commit()
+    con.close()

@@ -155,7 +155,11 @@ def test_synthetic_data_adds_excess_loss(tmp_path):
 def test_cli_writes_both_files_and_rebuilds_identically(built, tmp_path, capsys):
     out, md, page = built
     assert main(["report", str(out), "--bootstrap", "10"]) == 0
-    assert capsys.readouterr().out.split() == ["wrote", str(out / "leaderboard.md"), "wrote", str(out / "report.html")]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [f"wrote {out / 'leaderboard.md'}", f"wrote {out / 'report.html'}"]
+    assert lines[2:] == [f"{cell} / fineweb: floors unknown: the database records neither the floors nor how many "
+                         "validation tokens the final losses scored" for cell in ("tiny / 80,000,000 tokens",
+                                                                                  "small / 240,000,000 tokens")]
     assert (out / "leaderboard.md").read_text(encoding="utf-8") == md
     assert (out / "report.html").read_text(encoding="utf-8") == page
     assert main(["report", str(tmp_path)]) == 2  # no results.db

@@ -95,3 +95,15 @@ def test_a_prefix_as_large_as_the_val_set_is_scored_once_at_the_end(shard_dir, t
     assert last["val_tokens"] == last["final_val_tokens"] == whole
     assert last["val_loss"] == last["final_val_loss"] == result.final_val_loss
     assert len(calls) == 2  # step 2 and step 4, not a third for the final loss
+
+
+def test_final_eval_tokens_limits_the_final_evaluation_to_a_prefix(shard_dir, tmp_path):
+    run = lambda name, **kw: train(load_config(None, tiny_run(shard_dir, tmp_path / name, steps=4, **kw)))
+    a = run("a", eval_every=4, eval_tokens=256, final_eval_tokens=1024)
+    b = run("b", eval_every=4, eval_tokens=1024)  # the same training; its curve scores those 1024 targets
+    whole = run("c", eval_every=4, eval_tokens=256)
+    last_a, last_b = a.history[-1], b.history[-1]
+    assert (last_a["val_tokens"], last_a["final_val_tokens"]) == (256, 1024)
+    assert a.final_val_loss == last_b["val_loss"] and last_b["val_tokens"] == 1024
+    assert whole.history[-1]["final_val_tokens"] == (2**13 - 1) // 32 * 32
+    assert whole.final_val_loss != a.final_val_loss

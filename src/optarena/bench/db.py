@@ -13,8 +13,16 @@ in `error`, retried by the next invocation of the suite.
     runs.pid / host    the runner process that claimed the cell (a worker process runs it)
     runs.peak_mem_bytes, runs.host   added to the contract's columns
     choices.best_val_loss, choices.lr_source   added: the chosen LR's loss; "sweep" or the LR table
+    runs.unigram_floor, bigram_floor, final_val_tokens   added: the data's reference floors
+                       (optarena.data.floors; nats/token) scored on the final_val_tokens validation
+                       targets the run's final loss scored; NULL where not computed (a diverged run, a
+                       failure, a file made before they existed). loss_floor keeps the synthetic
+                       source's entropy rate.
     meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
                        settings_hash, created_at, optarena_version, git_commit
+
+A file made before a column was added gets it (NULL in every old row) when the bench opens it to
+write; a reader leaves the file as it is and sees such a column as NULL.
 """
 
 from __future__ import annotations
@@ -51,7 +59,8 @@ CREATE TABLE IF NOT EXISTS runs(
   loss_floor REAL,
   out_dir TEXT, error TEXT, config_json TEXT, record_json TEXT,
   started_at TEXT, finished_at TEXT, wall_s REAL, pid INTEGER,
-  host TEXT, peak_mem_bytes INTEGER);
+  host TEXT, peak_mem_bytes INTEGER,
+  unigram_floor REAL, bigram_floor REAL, final_val_tokens INTEGER);
 CREATE TABLE IF NOT EXISTS curves(run_id INTEGER REFERENCES runs(id), step INTEGER, tokens INTEGER,
   train_loss REAL, val_loss REAL, lr REAL);
 CREATE INDEX IF NOT EXISTS curves_run ON curves(run_id);
@@ -63,8 +72,22 @@ CREATE TABLE IF NOT EXISTS choices(model TEXT, optimizer TEXT, tokens INTEGER, d
 # Columns a finished cell's outcome fills (the worker's dict keys).
 RESULT_COLUMNS = ("status", "final_val_loss", "diverged_at_step", "steps", "tokens_per_s", "opt_state_bytes",
                   "opt_step_s", "params_total", "params_nonemb", "flops_per_token", "loss_floor", "error",
-                  "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes")
+                  "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes", "unigram_floor",
+                  "bigram_floor", "final_val_tokens")
 CURVE_COLUMNS = ("step", "tokens", "train_loss", "val_loss", "lr")
+
+
+def _schema_columns() -> dict[str, list[tuple[str, str]]]:
+    """{table: [(column, type), ...]} as SCHEMA declares them."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    columns = {t: [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+    conn.close()
+    return columns
+
+
+COLUMNS = _schema_columns()
 
 
 def db_path(path: str | Path) -> Path:
@@ -88,10 +111,20 @@ class ResultsDB:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(SCHEMA)
             with self.transaction():
+                self._add_missing_columns()
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
         version = self.meta().get("schema_version")
         if version is not None and int(version) > SCHEMA_VERSION:
             raise ValueError(f"{self.path} has schema version {version}; this optarena reads up to {SCHEMA_VERSION}")
+
+    def _add_missing_columns(self) -> None:
+        """ALTER TABLE ... ADD COLUMN for each column of SCHEMA that a file made by an older optarena
+        lacks (the contract only ever adds columns, so this is the whole migration)."""
+        for table, columns in COLUMNS.items():
+            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         if self.writer:  # fold the WAL into the file, so that results.db alone is the whole record
@@ -100,13 +133,15 @@ class ResultsDB:
 
     # -- read ---------------------------------------------------------------------------------------
     def runs(self, status: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts with every column of SCHEMA (None where an older file lacks it)."""
         if status is None:
             rows = self.conn.execute("SELECT * FROM runs ORDER BY id")
         else:
             wanted = [status] if isinstance(status, str) else list(status)
             marks = ",".join("?" * len(wanted))
             rows = self.conn.execute(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY id", wanted)
-        return [dict(r) for r in rows]
+        missing = dict.fromkeys(name for name, _ in COLUMNS["runs"])
+        return [{**missing, **dict(r)} for r in rows]
 
     def curves(self, run_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM curves WHERE run_id = ? ORDER BY step", (run_id,))

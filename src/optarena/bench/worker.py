@@ -9,6 +9,12 @@ without the trainer knowing:
     opt_step_s       mean wall time of `optimizer.step()`, steps after the first (the first
                      allocates the state); on CUDA the hooks synchronize, so it is device time
 
+The data's reference floors (optarena.data.floors: unigram and bigram count models of the training
+split) are scored on the validation targets the run's final loss scored (its metrics' last
+`final_val_tokens`), so the two compare; a shard directory caches them in its floors.json. A run
+without a final loss (diverged) gets none, and one whose floors fail gets NULLs and a warning: the
+floors annotate a result and must not cost it.
+
 An exception becomes status "failed" with its traceback: the suite goes on. A diverged run is an
 ordinary outcome. The run's checkpoint is deleted once recorded (a suite of 134M-parameter runs
 would otherwise keep ~1.5 GB per cell) unless the job says to keep it.
@@ -17,6 +23,7 @@ would otherwise keep ~1.5 GB per cell) unless the job says to keep it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,6 +33,7 @@ from typing import Any
 from .cells import Cell
 
 CURVE_KEYS = ("step", "tokens", "train_loss", "val_loss", "lr")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ def _train(job: Job) -> dict[str, Any]:
     out = Path(result.out)
     if not job.keep_checkpoint:
         path_in(out).unlink(missing_ok=True)
+    val_tokens = final_val_tokens(result.history)
     return {
         "status": result.status, "final_val_loss": result.final_val_loss,
         "diverged_at_step": result.diverged_at_step, "steps": result.steps,
@@ -75,8 +84,30 @@ def _train(job: Job) -> dict[str, Any]:
         "flops_per_token": float(flops_per_token(plan.model, plan.seq_len)),
         "loss_floor": data.meta.get("loss_floor"), "config_json": json.dumps(cfg.to_dict(), default=str),
         "record_json": _read(out / "run.json"), "peak_mem_bytes": _peak(result.history),
+        "final_val_tokens": val_tokens, **floor_columns(data, cfg.data.source, val_tokens),
         "curves": [{k: e.get(k) for k in CURVE_KEYS} for e in result.history],
     }  # fmt: skip
+
+
+def final_val_tokens(history: list[dict[str, Any]]) -> int | None:
+    """Validation targets the final loss scored: the last metrics entry that has one says."""
+    return next((e["final_val_tokens"] for e in reversed(history) if e.get("final_val_tokens")), None)
+
+
+def floor_columns(data: Any, spec: str, val_tokens: int | None) -> dict[str, float | None]:
+    """unigram_floor and bigram_floor of `data` on its first `val_tokens` validation targets; NULLs
+    without a final loss, and NULLs with a warning when they cannot be computed."""
+    from optarena.data.floors import reference_floors
+
+    if val_tokens is None:
+        return {"unigram_floor": None, "bigram_floor": None}
+    try:
+        floors = reference_floors(data, val_tokens)
+    except Exception as err:  # the floors annotate the result: losing them must not lose the run
+        log.warning("reference floors of data %r on %d validation tokens failed, recorded as NULL: %s: %s",
+                    spec, val_tokens, type(err).__name__, err)
+        return {"unigram_floor": None, "bigram_floor": None}
+    return {"unigram_floor": floors["unigram"], "bigram_floor": floors["bigram"]}
 
 
 def mean_throughput(history: list[dict[str, Any]]) -> float | None:

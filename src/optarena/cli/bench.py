@@ -132,14 +132,16 @@ def run_bench(suite, args: argparse.Namespace) -> int:
 def build_report(out: str) -> bool:
     try:
         from optarena.report import build_report as build
+        from optarena.report.build import floor_lines
     except ImportError:
         print("note: optarena.report is not available; the results are in the database only")
         return True
     try:
         written = build(out)
+        floors = floor_lines(out)
     except Exception as e:  # the results are safe in the database; say what went wrong
         print(f"optarena bench: the report failed: {type(e).__name__}: {e}", file=sys.stderr)
         return False
     paths = written if isinstance(written, (list, tuple)) else [written]
-    print("report: " + ", ".join(str(p) for p in paths))
+    print("\n".join(["report: " + ", ".join(str(p) for p in paths), *floors]))
     return True

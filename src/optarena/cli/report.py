@@ -1,7 +1,9 @@
 """``optarena report DIR``: write DIR/leaderboard.md and DIR/report.html from DIR/results.db.
 
 The HTML is self-contained (plots embedded, no external files) and opens offline. Rebuilding from the
-same database gives identical files. Exit status 2 when DIR has no readable results.db.
+same database gives identical files. Then prints each cell's reference floors (what count models of its
+data score on its final losses' validation tokens) and how far AdamW is below the bigram floor. Exit
+status 2 when DIR has no readable results.db.
 """
 
 from __future__ import annotations
@@ -31,14 +33,16 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from optarena.report import build_report
+    from optarena.report.build import floor_lines
 
     if args.bootstrap < 0:
         print("optarena report: error: --bootstrap must be >= 0", file=sys.stderr)
         return 2
     try:
         md, html = build_report(args.results_dir, num_bootstrap=args.bootstrap)
+        floors = floor_lines(args.results_dir)
     except (FileNotFoundError, ValueError, sqlite3.DatabaseError) as e:
         print(f"optarena report: error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {md}\nwrote {html}")
+    print("\n".join([f"wrote {md}", f"wrote {html}", *floors]))
     return 0

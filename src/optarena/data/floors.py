@@ -23,7 +23,8 @@ its first val_tokens + 1 tokens.
 Shard directories cache the result in `floors.json` beside the shards, one entry per number of
 scored tokens, under a fingerprint of the data (meta.json and every shard's name and size, see
 `data_fingerprint`): re-prepared data is scored anew. A directory that cannot be written is scored
-anew each time. The synthetic source adds its exact entropy rate (`entropy_rate`), and its count
+anew each time. A lock file (`.floors.lock`) makes the jobs of a suite that ask at once count once.
+The synthetic source adds its exact entropy rate (`entropy_rate`), and its count
 models are fitted on the first SYNTHETIC_TRAIN_TOKENS of its train stream.
 
     reference_floors(data_source, val_tokens) -> {"unigram": ..., "bigram": ..., ...}
@@ -31,9 +32,11 @@ models are fitted on the first SYNTHETIC_TRAIN_TOKENS of its train stream.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,18 +158,30 @@ def shard_floors(directory: str | Path, train, val, vocab_size: int, n_val: int 
     n_val = _scored(val.num_tokens, n_val)
     fingerprint = data_fingerprint(directory)
     cached = directory / FLOORS_FILE
-    saved: dict[str, Any] = {}
+    saved = _saved(cached, fingerprint)
+    if str(n_val) in saved.get("by_val_tokens", {}):
+        return saved["by_val_tokens"][str(n_val)]
+    with _locked(directory / ".floors.lock"):  # the jobs of a suite ask at once: one counts
+        saved = _saved(cached, fingerprint)
+        if str(n_val) in saved.get("by_val_tokens", {}):
+            return saved["by_val_tokens"][str(n_val)]
+        n_train = min(train.num_tokens, MAX_TRAIN_TOKENS)
+        floors = ngram_floors(train.read(0, n_train), val.read(0, n_val + 1), vocab_size)
+        _save(cached, fingerprint, {**saved.get("by_val_tokens", {}), str(n_val): floors})
+    return floors
+
+
+def _saved(cached: Path, fingerprint: str) -> dict[str, Any]:
+    """The cache file's document if it is for this data, else {}."""
     try:
         saved = json.loads(cached.read_text())
-        if saved.get("fingerprint") != fingerprint or saved.get("version") != FLOORS_VERSION:
-            saved = {}
-        elif str(n_val) in saved.get("by_val_tokens", {}):
-            return saved["by_val_tokens"][str(n_val)]
     except (OSError, ValueError):
-        saved = {}
-    n_train = min(train.num_tokens, MAX_TRAIN_TOKENS)
-    floors = ngram_floors(train.read(0, n_train), val.read(0, n_val + 1), vocab_size)
-    entries = {**saved.get("by_val_tokens", {}), str(n_val): floors}
+        return {}
+    ok = saved.get("fingerprint") == fingerprint and saved.get("version") == FLOORS_VERSION
+    return saved if ok else {}
+
+
+def _save(cached: Path, fingerprint: str, entries: dict[str, Any]) -> None:
     document = {"version": FLOORS_VERSION, "fingerprint": fingerprint, "by_val_tokens": entries}
     tmp = cached.with_name(f"{FLOORS_FILE}.{os.getpid()}.tmp")
     try:
@@ -174,4 +189,22 @@ def shard_floors(directory: str | Path, train, val, vocab_size: int, n_val: int 
         tmp.replace(cached)
     except OSError:  # a read-only data directory: no cache, same numbers
         tmp.unlink(missing_ok=True)
-    return floors
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An advisory lock on `path`; none where it cannot be created (a read-only directory) or on
+    systems without fcntl."""
+    try:
+        import fcntl
+
+        handle = path.open("w")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -4,7 +4,7 @@ Output directory layout (the layout `resolve_data` and `TokenLoader` read):
 
     train_000000.bin ...   train shards, `shard_tokens` tokens each except the last
     val_000000.bin ...     validation shards
-    tokenizer.json         the local BPE (absent for gpt2)
+    tokenizer.json         the local BPE (absent for gpt2 and bytes)
     manifest.json          progress: config, finished shards, where each split resumes
     meta.json              written last: tokenizer, vocab size, token and document counts
 
@@ -93,6 +93,7 @@ def build_shards(
     if not manifest and any(out_dir.glob("*_[0-9][0-9][0-9][0-9][0-9][0-9].bin")):
         # Shards without a manifest may be from another run; mixing them in would go unnoticed.
         raise ValueError(f"{out_dir} already holds shards but no manifest.json; use a fresh out_dir")
+    out_dir.mkdir(parents=True, exist_ok=True)  # the byte tokenizer writes no file that would make it
     tok = get_tokenizer(config["tokenizer"], out_dir, train_texts, manifest.get("tokenizer"))
     if manifest.get("tokenizer", tok.fingerprint) != tok.fingerprint:
         raise ValueError(f"{out_dir}: the tokenizer differs from the one its finished shards used")

@@ -1,4 +1,5 @@
-"""`build_report(results_dir)`: read DIR/results.db, write DIR/leaderboard.md and DIR/report.html."""
+"""`build_report(results_dir)`: read DIR/results.db, write DIR/leaderboard.md and DIR/report.html;
+`floor_lines(results_dir)`: each cell's reference floors in a line, for a terminal."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from optarena.report.document import to_html, to_markdown
 from optarena.report.ladder import find_ladders, fit_ladder
+from optarena.report.leaderboard import floor_summary
 from optarena.report.results import load_results
 from optarena.report.sections import report_blocks
 from optarena.report.standings import build_cells
@@ -30,6 +32,12 @@ def build_report(results_dir: str | Path, num_bootstrap: int = 200) -> tuple[Pat
     _write(md, to_markdown(blocks))
     _write(html, to_html(blocks, title=f"optarena report: {results.meta.get('suite', '?')}"))
     return md, html
+
+
+def floor_lines(results_dir: str | Path) -> list[str]:
+    """Per cell: its floors and AdamW's distance below the bigram floor (floors computed for the report
+    are cached in this process, so after `build_report` this costs a second read of the database)."""
+    return [floor_summary(cell) for cell in build_cells(load_results(results_dir))]
 
 
 def _write(path: Path, text: str) -> None:

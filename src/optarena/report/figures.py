@@ -2,6 +2,7 @@
 
 Each function returns a `matplotlib.figure.Figure`; `png(fig)` turns it into the base64 string the
 HTML embeds. An optimizer keeps its colour in every plot of a report (`palette`); AdamW is black.
+The loss plots draw the cell's reference floors as dashed grey lines, labelled, inside the view.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,6 +18,8 @@ from optarena.report.curves import MeanCurve
 from optarena.report.standings import BASELINE, Cell
 from optarena.scaling.plots import to_base64_png
 
+FloorLines = Sequence[tuple[str, float]]  # (name, nats/token) of each reference floor, as Floors.lines() gives
+FLOOR_COLOUR = "#6e6e6e"
 FIGSIZE = (6.4, 4.0)  # inches; at DPI about 700 × 440 px, two side by side in the page
 DPI = 110
 
@@ -51,8 +55,9 @@ def colour_cycle(colours: list[str]):
         yield
 
 
-def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: str):
-    """Seed-mean validation loss against tokens (min-max over seeds shaded), at each best LR."""
+def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: str, floors: FloorLines = ()):
+    """Seed-mean validation loss against tokens (min-max over seeds shaded), at each best LR; `floors`:
+    (name, nats/token) pairs drawn as dashed lines."""
     fig, ax = _axes()
     for name, c in means.items():
         ax.plot(
@@ -66,14 +71,16 @@ def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: 
         if c.num_seeds > 1:
             ax.fill_between(c.x, c.low, c.high, color=colours[name], alpha=0.15, lw=0)
     _zoom_on_tail(ax, means.values())
+    _floor_lines(ax, floors)
     _tokens_axis(ax, means.values())
     ax.set(ylabel="validation loss", title=title)
     ax.legend(fontsize=7)
     return fig
 
 
-def lr_sensitivity(cell: Cell, colours: dict[str, str], title: str):
-    """Final loss against LR per optimizer (mean ± std over seeds); diverged LRs as x on the top edge."""
+def lr_sensitivity(cell: Cell, colours: dict[str, str], title: str, floors: FloorLines = ()):
+    """Final loss against LR per optimizer (mean ± std over seeds); diverged LRs as x on the top edge;
+    `floors` as in `loss_vs_tokens`."""
     from matplotlib.transforms import blended_transform_factory
 
     fig, ax = _axes()
@@ -109,6 +116,7 @@ def lr_sensitivity(cell: Cell, colours: dict[str, str], title: str):
         hi = min(max(finite), 1.25 * lo)
         pad = 0.05 * max(hi - lo, 1e-3)
         ax.set_ylim(lo - pad, hi + pad)
+    _floor_lines(ax, floors)
     ax.set(xscale="log", xlabel="peak learning rate", ylabel="final validation loss", title=title)
     _plain_log_ticks(ax.xaxis, lambda v: f"{v:g}")
     ax.plot([], [], "x", color="grey", mew=2, label="diverged (at top)")
@@ -143,6 +151,25 @@ def excess_loss(means: dict[str, MeanCurve], floor: float, colours: dict[str, st
     _plain_log_ticks(ax.xaxis, _engineering())
     ax.legend(fontsize=7)
     return fig
+
+
+def _floor_lines(ax, floors: FloorLines) -> None:
+    """Each (name, value) as a dashed horizontal line, labelled at its left end (where loss curves are
+    still high); the y-range widened to show every one: a floor above or below the curves is what the
+    reader needs to see."""
+    if not floors:
+        return
+    from matplotlib.transforms import blended_transform_factory
+
+    lo, hi = ax.get_ylim()
+    values = [value for _, value in floors]
+    pad = 0.03 * (max(hi, *values) - min(lo, *values))
+    ax.set_ylim(min(lo, min(values) - pad), max(hi, max(values) + pad))
+    left_edge = blended_transform_factory(ax.transAxes, ax.transData)
+    for name, value in floors:
+        ax.axhline(value, color=FLOOR_COLOUR, ls="--", lw=0.9, zorder=1)
+        ax.text(0.01, value, f"{name} floor {value:.3f}", transform=left_edge, ha="left", va="bottom",
+                fontsize=7, color=FLOOR_COLOUR)
 
 
 def _axes():

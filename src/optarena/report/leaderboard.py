@@ -1,4 +1,5 @@
-"""One cell's section of the report: the ranked table, its plots and the loss ratio to AdamW at set steps."""
+"""One cell's section of the report: the ranked table, its reference floors, its plots and the loss ratio
+to AdamW at set steps."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from optarena.report import figures, fmt
 from optarena.report.curves import MeanCurve, checkpoints, loss_ratio, mean_curve
 from optarena.report.document import Block, Figure, Heading, Styled, Table, Text
+from optarena.report.floors import below
 from optarena.report.results import Results
 from optarena.report.standings import ALPHA, BASELINE, Cell, Standing
 
@@ -19,15 +21,23 @@ RATIO_CAPTION = (
 )
 CURVE_NOTE = (
     "The curves score the runs' fixed evaluation prefix (`eval_tokens`) at every point; the leaderboard's "
-    "final losses score the whole validation set, so the two differ at the last step."
+    "final losses score the whole validation set (or its `final_eval_tokens`), so the two differ at the last step."
 )
+FLOOR_MEANING = {
+    "unigram": "token frequencies of the training split",
+    "bigram": "counts of each token after the previous one, training split",
+    "entropy rate": "the synthetic source's exact entropy: no model goes below it",
+}
+NOT_LM = "this cell does not measure language modelling"
 
 
 def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data: bool) -> list[Block]:
     label = fmt.cell_label(cell, with_data=True)
     means = {s.optimizer: c for s in cell.standings if (c := mean_curve(s, results.curves)) is not None}
     blocks: list[Block] = [Heading(fmt.cell_label(cell, with_data), 3), Text(_cell_summary(cell, results))]
-    blocks.append(leaderboard_table(cell))
+    blocks += [leaderboard_table(cell), floors_block(cell)]
+    if cell.not_language_modelling:
+        blocks.append(Text(not_lm_warning(cell), "warn"))
     if any(s.edge for s in cell.standings):
         names = ", ".join(f"`{s.optimizer}`" for s in cell.standings if s.edge)
         blocks.append(
@@ -47,21 +57,22 @@ def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data
 
 def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str, str], label: str) -> list[Block]:
     out = []
+    floors = cell.floors.lines()
     if means:
         out.append(
             _figure(
-                figures.loss_vs_tokens(means, colours, f"validation loss, {label}"),
+                figures.loss_vs_tokens(means, colours, f"validation loss, {label}", floors),
                 "Validation loss at each optimizer's best LR",
-                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE,
+                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE + _floors_caption(cell),
             )
         )
     if any(p.losses or p.num_diverged for s in cell.standings for p in s.lr_points):
         out.append(
             _figure(
-                figures.lr_sensitivity(cell, colours, f"LR sensitivity, {label}"),
+                figures.lr_sensitivity(cell, colours, f"LR sensitivity, {label}", floors),
                 "LR sensitivity",
                 "Final validation loss against peak LR (mean ± std over seeds); x on the top edge: "
-                "diverged; open circle: best LR.",
+                "diverged; open circle: best LR." + _floors_caption(cell),
             )
         )
     if ratios:
@@ -99,8 +110,10 @@ def leaderboard_table(cell: Cell) -> Table:
         "opt-state memory (vs AdamW)",
         "opt step time (vs AdamW)",
     ]
+    if cell.floors.known:
+        header += ["below bigram", "below unigram"]
     if cell.loss_floor is not None:
-        header.append("excess over floor")
+        header.append("excess over entropy rate")
     base, rank, rows = cell.baseline, 0, []
     for s in cell.standings:
         rank += s.status == "ranked"
@@ -116,11 +129,68 @@ def leaderboard_table(cell: Cell) -> Table:
             _overhead(fmt.nbytes, s.opt_state_bytes, base and base.opt_state_bytes),
             _overhead(fmt.seconds, s.opt_step_s, base and base.opt_step_s),
         ]
+        mean = s.summary.mean if s.summary else None
+        if cell.floors.known:
+            row += [_below_cell(below(cell.floors.bigram, mean)), _below_cell(below(cell.floors.unigram, mean))]
         if cell.loss_floor is not None:
-            row.append(f"{s.summary.mean - cell.loss_floor:.4f}" if s.summary else fmt.MISSING)
+            row.append(f"{mean - cell.loss_floor:.4f}" if mean is not None else fmt.MISSING)
         rows.append(tuple(row))
     caption = "" if base else "No finished AdamW run in this cell: no Δ and no verdict."
     return Table(tuple(header), tuple(rows), caption)
+
+
+def floors_block(cell: Cell) -> Table | Text:
+    """A line per reference floor with AdamW's distance below it; or why the floors are unknown."""
+    f = cell.floors
+    if not f.known:
+        return Text(f"Reference floors unknown: {f.problem}. Without them this cell cannot show that its losses "
+                    "measure language modelling.", "note")
+    adamw = cell.baseline.summary.mean if cell.baseline else None
+    rows = tuple((name, f"{value:.4f}", _below_cell(below(value, adamw)), FLOOR_MEANING[name])
+                 for name, value in f.lines())
+    tokens = f"the {f.val_tokens:,}" if f.val_tokens else "the"
+    who = "recorded by the bench" if f.source == "bench" else "computed by this report: the database predates them"
+    caption = (f"Reference floors (`optarena.data.floors`, {who}), scored on {tokens} validation tokens the final "
+               "losses score. Below: floor − mean final loss, nats/token; negative: above the floor.")
+    return Table(("reference floor", "nats/token", "AdamW below it", "what it is"), rows, caption)
+
+
+def not_lm_warning(cell: Cell) -> str:
+    """The flag of a cell whose AdamW is not below the bigram floor, with the numbers."""
+    loss, floor = cell.baseline.summary.mean, cell.floors.bigram
+    return (f"AdamW's final loss {loss:.4f} is {loss - floor:.4f} nats/token above the bigram floor {floor:.4f}: "
+            f"a count of token pairs scores as well or better, so {NOT_LM}. Its ranking says how fast the "
+            "optimizers learn token statistics, not language; train longer or on more data before reading it.")
+
+
+def floor_summary(cell: Cell) -> str:
+    """One line for a terminal: the cell, its floors, and AdamW's distance below the bigram floor."""
+    label = f"{cell.key.model} / {cell.key.tokens:,} tokens / {cell.key.data}"
+    f = cell.floors
+    if not f.known:
+        return f"{label}: floors unknown: {f.problem}"
+    floors = ", ".join(f"{name} {value:.3f}" for name, value in f.lines())
+    tokens = f" ({f.val_tokens:,} val tokens)" if f.val_tokens else ""
+    base = cell.baseline
+    if base is None:
+        return f"{label}: {floors} nats{tokens}; no finished {BASELINE} run"
+    gap = below(f.bigram, base.summary.mean)
+    side = f"{gap:.3f} below bigram" if gap > 0 else f"{-gap:.3f} above bigram: {NOT_LM}"
+    return f"{label}: {floors} nats{tokens}; {BASELINE} {base.summary.mean:.3f} = {side}"
+
+
+def _floors_caption(cell: Cell) -> str:
+    lines = cell.floors.lines()
+    if not lines:
+        return ""
+    named = ", ".join(f"{name} {value:.4f}" for name, value in lines)
+    return f" Dashed: the reference floors on the final losses' validation tokens, {named} nats/token."
+
+
+def _below_cell(gap: float | None) -> str | Styled:
+    if gap is None:
+        return fmt.MISSING
+    return f"{gap:+.4f}" if gap > 0 else Styled(f"{gap:+.4f}", "bad")
 
 
 def _loss_cell(s: Standing) -> str | Styled:

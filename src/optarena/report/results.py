@@ -1,7 +1,8 @@
 """Read DIR/results.db, the SQLite file `optarena bench` writes, into plain frozen records.
 
 Opened read-only (``mode=ro``), so a report can be built while the bench is still writing. Schema
-version 1 (tables meta, runs, curves, choices); see optarena.bench for the writer.
+version 1 (tables meta, runs, curves, choices); see optarena.bench for the writer. A column the bench
+added after a file was made (the floors, final_val_tokens) reads as None.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class Run:
     params_total: int | None
     params_nonemb: int | None
     loss_floor: float | None  # entropy rate of synthetic data, else None
+    unigram_floor: float | None  # reference floors of the data on final_val_tokens (optarena.data.floors)
+    bigram_floor: float | None
+    final_val_tokens: int | None  # validation targets the final loss scored; None: not recorded
+    config_json: str | None  # the run's resolved TrainConfig
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ def load_results(results_dir: str | Path) -> Results:
 
 
 def _runs(con: sqlite3.Connection) -> tuple[Run, ...]:
-    columns = [f.name for f in fields(Run)]
+    have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+    columns = [f.name if f.name in have else f"NULL AS {f.name}" for f in fields(Run)]
     rows = con.execute(f"SELECT {', '.join(columns)} FROM runs ORDER BY id").fetchall()
     return tuple(Run(*row) for row in rows)
 

@@ -12,7 +12,8 @@ import optarena
 from optarena.report import figures, fmt
 from optarena.report.document import Block, Code, Figure, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
-from optarena.report.leaderboard import VERDICT_TONE, cell_blocks
+from optarena.report.floors import below
+from optarena.report.leaderboard import NOT_LM, VERDICT_TONE, cell_blocks, not_lm_warning
 from optarena.report.quoted import quoted_blocks
 from optarena.report.results import Results
 from optarena.report.standings import ALPHA, BASELINE, Cell
@@ -26,7 +27,10 @@ HOW_TO_READ = (
     "lowest or highest of them, so the optimum may lie outside. **Diverged LRs**: LR points where a run "
     "diverged; an optimizer whose every run diverged is listed last as diverged. tokens/s, optimizer-state "
     "memory and optimizer step time are medians over the optimizer's finished runs in the cell, with the ratio "
-    "to AdamW's; — where not measured."
+    "to AdamW's; — where not measured. **Below bigram / below unigram**: how far the mean final loss is below "
+    "the reference floor, what count models of the training split score on the same validation tokens "
+    "(nats/token; negative: above it). A cell whose AdamW is not below the bigram floor does not measure "
+    "language modelling."
 )
 LADDER_NOTE = (
     "Points: each optimizer's best-LR mean final loss per model size, against compute 6·N_nonemb·D in "
@@ -108,10 +112,26 @@ def _overview(cells: list[Cell], with_data: bool) -> list[Block]:
                 fmt.loss(base) if base else fmt.MISSING,
                 verdict,
                 str(sum(s.edge != "" for s in cell.standings)),
+                _versus_bigram(cell),
             )
         )
-    header = ("cell", "lowest loss", "its loss", "AdamW", "vs AdamW", "best LRs at a grid edge")
-    return [Heading("Overview"), Table(header, tuple(rows))]
+    header = ("cell", "lowest loss", "its loss", "AdamW", "vs AdamW", "best LRs at a grid edge",
+              "AdamW vs bigram floor")
+    flags = [Text(f"{fmt.cell_label(c, with_data)}: {not_lm_warning(c)}", "warn")
+             for c in cells if c.not_language_modelling]
+    return [Heading("Overview"), Table(header, tuple(rows)), *flags]
+
+
+def _versus_bigram(cell: Cell) -> str | Styled:
+    """AdamW's distance below the bigram floor, flagged when it is not below it."""
+    if not cell.floors.known:
+        return "floors unknown"
+    if cell.baseline is None:
+        return fmt.MISSING
+    gap = below(cell.floors.bigram, cell.baseline.summary.mean)
+    if cell.not_language_modelling:
+        return Styled(f"⚠ {-gap:.4f} above: {NOT_LM}", "warn")
+    return f"{gap:.4f} below"
 
 
 def _ladder_blocks(lad: Ladder, colours: dict[str, str]) -> list[Block]:

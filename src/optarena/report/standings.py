@@ -11,6 +11,9 @@
   finished runs in the cell, since they do not depend on the LR and more runs give a steadier median.
 * An optimizer without a finished run is ranked last: "diverged" if some run diverged and none
   finished, else "incomplete" (runs still pending or running) or "failed" (no result at the best LR).
+* The cell's reference floors (floors.py): what count models of its data score on the validation
+  tokens of its final losses. A cell whose AdamW is not below the bigram floor does not measure
+  language modelling (`not_language_modelling`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from optarena.report.floors import Floors, below, cell_floors
 from optarena.report.results import Results, Run
 from optarena.stats import Summary, Verdict, compare_to_baseline, summarize
 
@@ -84,6 +88,7 @@ class Cell:
     params_total: int | None
     params_nonemb: int | None
     loss_floor: float | None
+    floors: Floors
 
     def get(self, optimizer: str) -> Standing | None:
         return next((s for s in self.standings if s.optimizer == optimizer), None)
@@ -92,6 +97,13 @@ class Cell:
     def baseline(self) -> Standing | None:
         s = self.get(BASELINE)
         return s if s is not None and s.status == "ranked" else None
+
+    @property
+    def not_language_modelling(self) -> bool:
+        """AdamW's mean final loss is not below the bigram floor: counting token pairs does as well."""
+        base = self.baseline
+        gap = below(self.floors.bigram, base.summary.mean) if base else None
+        return gap is not None and gap <= 0
 
 
 def build_cells(results: Results) -> list[Cell]:
@@ -110,12 +122,14 @@ def _cell(key: CellKey, by_opt: dict[str, list[Run]], results: Results) -> Cell:
     standings = [_standing(opt, by_opt[opt], picks[opt], base_losses) for opt in by_opt]
     standings.sort(key=lambda s: (STATUS_ORDER.index(s.status), s.summary.mean if s.summary else 0.0, s.optimizer))
     all_runs = [r for runs in by_opt.values() for r in runs]
+    loss_floor = _first(all_runs, "loss_floor")
     return Cell(
         key,
         tuple(standings),
         _first(all_runs, "params_total"),
         _first(all_runs, "params_nonemb"),
-        _first(all_runs, "loss_floor"),
+        loss_floor,
+        cell_floors(all_runs, loss_floor),
     )
 
 
