@@ -127,3 +127,21 @@ def test_variants_are_rows_with_their_own_hyperparameters():
     assert clips == {"stable-momentum clip=0.5": 0.5, "stable-momentum clip=1": 1.0,
                      "stable-momentum clip=2": 2.0, "stable-momentum clip=None": "None"}
     assert dict(suite.train)["grad_clip"] == 0.0
+
+
+def test_baseline_names_one_of_the_suites_optimizers(write_suite, tmp_path):
+    rows = "tokens = [512]\n{}[optimizers]\nadam = 1e-3\nlion = 1e-4\n"
+    assert load_suite(write_suite(rows.format(""))).baseline == "adamw"  # the default, with or without a row
+    assert load_suite(write_suite(rows.format('baseline = "lion"\n'))).baseline == "lion"
+    for name, message in [("muon", "'muon' is not one of the suite's optimizers; choices: adam, lion"),
+                          ("lino", "'lino' is not one of the suite's optimizers \\(did you mean 'lion'\\?\\); "
+                                   "choices: adam, lion")]:
+        with pytest.raises(ValueError, match=message):
+            load_suite(write_suite(rows.format(f'baseline = "{name}"\n')))
+    assert load_suite("grams-pretrain").baseline == load_suite("grams-pretrain", full=True).baseline == "adam"
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "grams-pretrain"\ndescription = "c"\n')
+    assert load_suite(child).baseline == "adam"  # inherited
+    from optarena.bench.runner import suite_summary
+
+    assert suite_summary(load_suite("grams-pretrain"))["baseline"] == "adam"  # stored as meta.suite_json

@@ -90,7 +90,8 @@ def test_cli_prints_each_cells_floors(tmp_path, capsys):
 def test_loss_plot_draws_each_floor_as_a_labelled_dashed_line():
     x = np.linspace(0.0, 1e6, 5)
     curve = MeanCurve(np.arange(5), x, np.linspace(6, 4, 5), np.linspace(6, 4, 5), np.linspace(6, 4, 5), 1)
-    fig = figures.loss_vs_tokens({"adamw": curve}, figures.palette(["adamw"]), "t", [("unigram", 5.0), ("bigram", 3.0)])
+    colours = figures.palette(["adamw"], "adamw")
+    fig = figures.loss_vs_tokens({"adamw": curve}, colours, "t", [("unigram", 5.0), ("bigram", 3.0)])
     (ax,) = fig.axes
     dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
     assert sorted(line.get_ydata()[0] for line in dashed) == [3.0, 5.0]

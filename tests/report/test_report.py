@@ -61,14 +61,16 @@ def test_leaderboard_ranks_with_stats_verdicts_and_flags(built):
     assert tiny["muon"][2] == f"{mean:.4f} ± {std:.4f} (n={n})"
     assert tiny["adamw"][2] == f"{base_mean:.4f} ± {base_std:.4f} (n=3)"
     assert tiny["muon"][3] == f"{mean - base_mean:+.4f} ({100 * (mean - base_mean) / base_mean:+.2f}%)"
-    assert tiny["muon"][4].startswith("better, p")
-    assert tiny["dms"][4].startswith("worse, p")
-    assert tiny["stable-momentum"][2].endswith("(n=1)") and tiny["stable-momentum"][4] == "n/a (1 seed)"
-    assert tiny["adamw"][3:5] == ["baseline", "baseline"]
-    assert tiny["muon"][6] == "**⚠ AT EDGE: highest of 5 LRs**"  # the loud flag
-    assert tiny["adamw"][7] == "✗ 1 of 5" and tiny["muon"][7] == "0"
-    assert tiny["muon"][9] == "38.1 MiB (0.50×)" and tiny["dms"][9] == "—"  # not measured
-    assert tiny["muon"][10] == "6 ms (1.50×)"
+    assert tiny["muon"][4:7] == ["better", "<1e-4", "<1e-4"]  # verdict, p (Welch), p (Holm)
+    assert tiny["dms"][4] == "worse" and float(tiny["dms"][6]) >= float(tiny["dms"][5])
+    assert tiny["stable-momentum"][2].endswith("(n=1)")
+    assert tiny["stable-momentum"][4:7] == ["n/a (1 seed)", "—", "—"]
+    assert tiny["adamw"][3:7] == ["baseline", "baseline", "—", "—"]
+    assert tiny["muon"][8] == "**⚠ AT EDGE: highest of 5 LRs**"  # the loud flag
+    assert tiny["adamw"][9] == "✗ 1 of 5" and tiny["muon"][9] == "0"
+    assert tiny["muon"][11] == "38.1 MiB (0.50×)" and tiny["dms"][11] == "—"  # not measured
+    assert tiny["muon"][12] == "6 ms (1.50×)"
+    assert "Holm–Bonferroni adjusted p over the 2 tests of this cell at α = 0.05" in _section(md, "### tiny")
 
 
 def test_all_diverged_optimizer_is_listed_last_as_diverged(built):
@@ -76,7 +78,7 @@ def test_all_diverged_optimizer_is_listed_last_as_diverged(built):
     small = _rows(_section(md, "### small"))
     assert list(small)[-1] == "lion"
     assert small["lion"][:3] == ["—", "`lion`", "diverged (every run, 5 LRs)"]
-    assert small["lion"][7] == "✗ 5 of 5"
+    assert small["lion"][9] == "✗ 5 of 5"
 
 
 def test_report_has_overview_ladder_quoted_and_reproducibility(built):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from optarena.stats import compare_to_baseline, summarize, welch_t_test, z_test_against_target
+from optarena.stats import compare_to_baseline, holm, holm_verdicts, summarize, welch_t_test, z_test_against_target
 
 
 def test_summarize_by_hand():
@@ -74,3 +74,38 @@ def test_z_test_reproduces_modded_nanogpt_threshold():
     baseline_36 = z_test_against_target([3.2787] * 10, 3.28, 0.0013)  # record #36: mean 3.2787, n = 10
     assert baseline_36.passed and baseline_36.z == pytest.approx(0.0013 * math.sqrt(10) / 0.0013)
     assert baseline_36.p_value == pytest.approx(stats.norm.sf(math.sqrt(10)))
+
+
+def test_holm_by_hand():
+    # sorted: 0.01, 0.02, 0.03, 0.04 (m = 4) -> 0.04, 0.06, 0.06 (running max over 0.03·2), 0.06 (0.04·1)
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    # capped at 1: 0.3·3 = 0.9, 0.4·2 = 0.8 -> 0.9 (running max), 0.6·1 -> 0.9
+    assert holm([0.6, 0.3, 0.4]) == pytest.approx([0.9, 0.9, 0.9])
+    assert holm([0.5, 0.7]) == pytest.approx([1.0, 1.0])  # 0.5·2 = 1.0, then max(1.0, 0.7)
+    assert holm([0.02]) == [0.02]  # one test: nothing to adjust
+    assert holm([]) == []
+
+
+def test_holm_leaves_untested_entries_out_of_m():
+    adjusted = holm([0.01, None, math.nan, 0.04])  # m = 2: 0.01·2, max(0.02, 0.04·1)
+    assert adjusted[0] == pytest.approx(0.02) and adjusted[3] == pytest.approx(0.04)
+    assert math.isnan(adjusted[1]) and math.isnan(adjusted[2])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm([0.5, 1.5])
+
+
+def test_holm_verdicts_read_the_adjusted_p():
+    base = [3.0, 3.01, 3.02]
+    a, b = [x - 0.027 for x in base], [x + 0.028 for x in base]  # same spread, b further away: p_b < p_a
+    raw = [compare_to_baseline(a, base), compare_to_baseline(b, base), compare_to_baseline([2.9], base)]
+    p_a, p_b = raw[0].p_value, raw[1].p_value
+    assert p_b < p_a < 0.05 and [v.verdict for v in raw[:2]] == ["better", "worse"]
+    adjusted = holm_verdicts(raw)
+    assert adjusted[1].p_adjusted == pytest.approx(2 * p_b)  # p_(1)·m, m = 2 (the 1-seed row is no test)
+    assert adjusted[0].p_adjusted == pytest.approx(max(2 * p_b, p_a))  # p_(2)·1, running max
+    assert min(v.p_adjusted for v in adjusted[:2]) >= 0.05  # the flip: significant alone, not among two
+    assert [v.verdict for v in adjusted] == ["no significant difference", "no significant difference", "n/a (1 seed)"]
+    assert (adjusted[0].p_value, adjusted[1].p_value) == (p_a, p_b)  # the raw p is kept beside it
+    assert adjusted[2] is raw[2] and math.isnan(adjusted[2].p_adjusted)  # untested: untouched
+    alone = holm_verdicts(raw[:1])[0]
+    assert alone.verdict == "better" and alone.p_adjusted == p_a

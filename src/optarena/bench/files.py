@@ -14,7 +14,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 TABLE_SUFFIX = "_lrs.toml"  # LR tables live beside the suites and are not suites themselves
 
 TOP_KEYS = ("name", "description", "extends", "models", "data", "tokens", "ratio", "lr_mults",
-            "max_extend", "seeds", "lr_table", "train", "optimizers", "variant", "full")
+            "max_extend", "seeds", "lr_table", "baseline", "train", "optimizers", "variant", "full")
 FULL_KEYS = ("models", "data", "tokens", "ratio", "lr_mults", "max_extend", "seeds", "train", "optimizers",
              "variant", "lr_table")
 

@@ -12,6 +12,8 @@
     seeds = 3                           # seeds of each finalist (the sweep's seed is one of them);
     #                                     or per optimizer: seeds = { default = 1, adamw = 3 }
     lr_table = "quick_lrs.toml"         # optional: centre LRs from a tuned table (lrtable.py)
+    baseline = "adamw"                  # the row the report compares the others with (this is the
+                                        #   default); it must name one of the optimizers below
 
     [train]                             # fixed settings of every run: any TrainConfig key
     seq_len = 128                       #   (leaf or section.key; see optarena.train.config)
@@ -49,6 +51,9 @@ from typing import Any
 from .files import check_keys, read_suite_file, suite_path
 
 ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds")
+# The report's baseline when a suite names none, and in every database made before suites could. A suite
+# without an adamw row and without `baseline` (an ablation of one optimizer) then has no baseline.
+DEFAULT_BASELINE = "adamw"
 # Settings the suite sets per cell, so [train] may not: key -> where the suite says it instead.
 MANAGED = {"model.preset": "models", "optim.name": "[optimizers]", "optim.lr": "[optimizers] lr",
            "optim.hp": "an optimizer's `opt`", "budget.tokens": "tokens", "budget.steps": "tokens",
@@ -104,6 +109,7 @@ class Suite:
     lr_table: str | None = None  # the LR table's path, when one set the centres
     lr_table_tuned: bool | None = None  # its `tuned` flag: false while it holds hand-set centres
     mode: str = "cpu"  # "cpu" | "full" | "smoke"
+    baseline: str = DEFAULT_BASELINE  # the display name the report compares every optimizer with
 
     def seeds_of(self, variant: Variant) -> int:
         return variant.seeds if variant.seeds is not None else self.seeds
@@ -165,6 +171,7 @@ def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
         max_extend=int(doc.get("max_extend", 2)), seeds=int(seeds),
         train=_train_entries(doc.get("train", {}), where), text=text,
         lr_table=str(table_path) if table_path else None, lr_table_tuned=tuned, mode=mode,
+        baseline=_baseline(doc, variants, where),
     )  # fmt: skip
     _check(suite, where)
     return suite
@@ -201,6 +208,18 @@ def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
     seeds = entry.get("seeds")
     return Variant(name=name, optimizer=str(entry.get("optimizer", name)), lr=lr, opt=opt, scale=scale,
                    seeds=None if seeds is None else int(seeds))
+
+
+def _baseline(doc: dict[str, Any], variants: tuple[Variant, ...], where: str) -> str:
+    if "baseline" not in doc:
+        return DEFAULT_BASELINE
+    name, names = doc["baseline"], [v.name for v in variants]
+    if name not in names:
+        close = difflib.get_close_matches(str(name), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{where}: `baseline` {name!r} is not one of the suite's optimizers{hint}; "
+                         f"choices: {', '.join(names)}")
+    return name
 
 
 def _budgets(doc: dict[str, Any], where: str) -> tuple[Budget, ...]:

@@ -2,8 +2,10 @@
 
 The HTML is self-contained (plots embedded, no external files) and opens offline. Rebuilding from the
 same database gives identical files. Then prints each cell's reference floors (what count models of its
-data score on its final losses' validation tokens) and how far AdamW is below the bigram floor. Exit
-status 2 when DIR has no readable results.db.
+data score on its final losses' validation tokens) and how far the baseline is below the bigram floor.
+The baseline is the suite's `baseline` (adamw unless the suite names another, and in databases made
+before suites could); --baseline reads the results against another optimizer. Exit status 2 when DIR
+has no readable results.db.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def register(sub) -> None:
         metavar="N",
         help="bootstrap replicates per compute-multiplier band (default 200; 0: no bands)",
     )
+    p.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="the optimizer (display name) to compare the others with, instead of the suite's baseline",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print("optarena report: error: --bootstrap must be >= 0", file=sys.stderr)
         return 2
     try:
-        md, html = build_report(args.results_dir, num_bootstrap=args.bootstrap)
-        floors = floor_lines(args.results_dir)
+        md, html = build_report(args.results_dir, num_bootstrap=args.bootstrap, baseline=args.baseline)
+        floors = floor_lines(args.results_dir, baseline=args.baseline)
     except (FileNotFoundError, ValueError, sqlite3.DatabaseError) as e:
         print(f"optarena report: error: {e}", file=sys.stderr)
         return 2

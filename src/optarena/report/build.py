@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 from optarena.report.document import to_html, to_markdown
 from optarena.report.ladder import find_ladders, fit_ladder
 from optarena.report.leaderboard import floor_summary
-from optarena.report.results import load_results
+from optarena.report.results import Results, load_results
 from optarena.report.sections import report_blocks
 from optarena.report.standings import build_cells
 
@@ -17,14 +18,14 @@ MARKDOWN_NAME = "leaderboard.md"
 HTML_NAME = "report.html"
 
 
-def build_report(results_dir: str | Path, num_bootstrap: int = 200) -> tuple[Path, Path]:
+def build_report(results_dir: str | Path, num_bootstrap: int = 200, baseline: str | None = None) -> tuple[Path, Path]:
     """Write the leaderboard (Markdown) and the self-contained report (HTML) into `results_dir`.
 
     Deterministic: the same database gives byte-identical files (the bootstrap is seeded and no build
     time is written), so rebuilding is idempotent. `num_bootstrap`: replicates per multiplier band
-    (0: no bands).
+    (0: no bands). `baseline`: compare with this optimizer instead of the suite's baseline.
     """
-    results = load_results(results_dir)
+    results = _load(results_dir, baseline)
     cells = build_cells(results)
     ladders = [fit_ladder(ladder, num_bootstrap) for ladder in find_ladders(cells)]
     blocks = report_blocks(results, cells, ladders, command_dir=str(results_dir))
@@ -34,10 +35,22 @@ def build_report(results_dir: str | Path, num_bootstrap: int = 200) -> tuple[Pat
     return md, html
 
 
-def floor_lines(results_dir: str | Path) -> list[str]:
-    """Per cell: its floors and AdamW's distance below the bigram floor (floors computed for the report
-    are cached in this process, so after `build_report` this costs a second read of the database)."""
-    return [floor_summary(cell) for cell in build_cells(load_results(results_dir))]
+def floor_lines(results_dir: str | Path, baseline: str | None = None) -> list[str]:
+    """Per cell: its floors and the baseline's distance below the bigram floor (floors computed for the
+    report are cached in this process, so after `build_report` this costs a second read of the database)."""
+    return [floor_summary(cell) for cell in build_cells(_load(results_dir, baseline))]
+
+
+def _load(results_dir: str | Path, baseline: str | None) -> Results:
+    """The results, compared with `baseline` when given: a database made before its suite named one (or
+    before suites could) may be read against any optimizer it has."""
+    results = load_results(results_dir)
+    if baseline is None:
+        return results
+    if baseline not in results.optimizers:
+        raise ValueError(f"baseline {baseline!r} has no runs in {results.path}; "
+                         f"optimizers: {', '.join(results.optimizers) or 'none'}")
+    return dataclasses.replace(results, baseline=baseline)
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,9 +1,9 @@
-"""Validation-loss curves at the best LR, averaged over seeds, and their ratio to AdamW's.
+"""Validation-loss curves at the best LR, averaged over seeds, and their ratio to the baseline's.
 
 Seeds are averaged at the evaluation steps every seed has (the bench evaluates all seeds of a cell on
-the same schedule, so this is normally every step). The ratio to AdamW is the DMS paper's Table 3
-view: L_opt / L_adamw at matching steps; where the two step grids differ, the optimizer's curve is
-interpolated linearly in tokens onto AdamW's evaluations inside the range both cover.
+the same schedule, so this is normally every step). The ratio to the baseline is the DMS paper's Table 3
+view: L_opt / L_baseline at matching steps; where the two step grids differ, the optimizer's curve is
+interpolated linearly in tokens onto the baseline's evaluations inside the range both cover.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The per-cell plots of a report. Matplotlib's object API only (no pyplot state), headless.
 
 Each function returns a `matplotlib.figure.Figure`; `png(fig)` turns it into the base64 string the
-HTML embeds. An optimizer keeps its colour in every plot of a report (`palette`); AdamW is black.
+HTML embeds. An optimizer keeps its colour in every plot of a report (`palette`); the baseline is black.
 The loss plots draw the cell's reference floors as dashed grey lines, labelled, inside the view.
 """
 
@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from optarena.report import fmt
 from optarena.report.curves import MeanCurve
-from optarena.report.standings import BASELINE, Cell
+from optarena.report.standings import Cell
 from optarena.scaling.plots import to_base64_png
 
 FloorLines = Sequence[tuple[str, float]]  # (name, nats/token) of each reference floor, as Floors.lines() gives
@@ -29,10 +30,10 @@ COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#393b79", "#637939", "#8c6d31")  # fmt: skip
 
 
-def palette(names) -> dict[str, str]:
-    """Colour per optimizer name: AdamW black, the rest in sorted order (cycling past 12)."""
-    others = sorted(set(names) - {BASELINE})
-    return {BASELINE: "#000000", **{name: COLOURS[i % len(COLOURS)] for i, name in enumerate(others)}}
+def palette(names, baseline: str) -> dict[str, str]:
+    """Colour per optimizer name: the baseline black, the rest in sorted order (cycling past 12)."""
+    others = sorted(set(names) - {baseline})
+    return {baseline: "#000000", **{name: COLOURS[i % len(COLOURS)] for i, name in enumerate(others)}}
 
 
 def png(fig) -> str:
@@ -55,9 +56,10 @@ def colour_cycle(colours: list[str]):
         yield
 
 
-def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: str, floors: FloorLines = ()):
+def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: str, floors: FloorLines = (),
+                   baseline: str = ""):
     """Seed-mean validation loss against tokens (min-max over seeds shaded), at each best LR; `floors`:
-    (name, nats/token) pairs drawn as dashed lines."""
+    (name, nats/token) pairs drawn as dashed lines; `baseline`'s line drawn thicker."""
     fig, ax = _axes()
     for name, c in means.items():
         ax.plot(
@@ -65,7 +67,7 @@ def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: 
             c.mean,
             "-",
             color=colours[name],
-            lw=1.6 if name == BASELINE else 1.3,
+            lw=1.6 if name == baseline else 1.3,
             label=f"{name} (n={c.num_seeds})",
         )
         if c.num_seeds > 1:
@@ -125,13 +127,14 @@ def lr_sensitivity(cell: Cell, colours: dict[str, str], title: str, floors: Floo
     return fig
 
 
-def loss_ratio(ratios: dict[str, tuple[np.ndarray, np.ndarray]], colours: dict[str, str], title: str, xlabel: str):
-    """L_opt / L_AdamW against tokens (or steps), parity line at 1."""
+def loss_ratio(ratios: dict[str, tuple[np.ndarray, np.ndarray]], colours: dict[str, str], title: str, xlabel: str,
+               baseline: str):
+    """L_opt / L_baseline against tokens (or steps), parity line at 1."""
     fig, ax = _axes()
     for name, (x, ratio) in ratios.items():
         ax.plot(x, ratio, "-", color=colours[name], lw=1.3, label=name)
-    ax.axhline(1.0, color="black", ls="--", lw=0.8, label="AdamW")
-    ax.set(xlabel=xlabel, ylabel="val loss / AdamW val loss", title=title)
+    ax.axhline(1.0, color="black", ls="--", lw=0.8, label=fmt.plain(baseline))
+    ax.set(xlabel=xlabel, ylabel=f"val loss / {fmt.plain(baseline)} val loss", title=title)
     if xlabel == "tokens":
         _eng(ax)
     ax.legend(fontsize=7)

@@ -12,6 +12,16 @@ from optarena.stats import Verdict
 MISSING = "—"
 
 
+def who(optimizer: str) -> str:
+    """An optimizer named in prose: AdamW as the papers write it, any other as its display name in code."""
+    return "AdamW" if optimizer == "adamw" else f"`{optimizer}`"
+
+
+def plain(optimizer: str) -> str:
+    """`who` without the code marks, for plot labels and figure titles."""
+    return "AdamW" if optimizer == "adamw" else optimizer
+
+
 def count(x: float | None) -> str:
     """1234567 -> 1.23M; tokens, parameters, throughput."""
     if x is None or not math.isfinite(x):
@@ -61,13 +71,19 @@ def delta(d: float, base_mean: float) -> str:
     return f"{d:+.4f} ({100 * d / base_mean:+.2f}%)"
 
 
+def probability(p: float) -> str:
+    """0.0031, <1e-4; "—" without a test."""
+    return MISSING if not math.isfinite(p) else f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+
+
 def p_value(p: float) -> str:
     return "" if not math.isfinite(p) else f"p={p:.2g}" if p >= 1e-4 else "p<1e-4"
 
 
 def verdict(v: Verdict) -> str:
-    """The verdict with its p-value: "better, p=0.003", "n/a (1 seed)"."""
-    return ", ".join(x for x in (v.verdict, p_value(v.p_value)) if x)
+    """The verdict with its raw and Holm-adjusted p: "better, p=0.003, Holm p=0.012", "n/a (1 seed)"."""
+    holm = p_value(v.p_adjusted)
+    return ", ".join(x for x in (v.verdict, p_value(v.p_value), holm and f"Holm {holm}") if x)
 
 
 def statuses(runs: list[Run]) -> str:

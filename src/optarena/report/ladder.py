@@ -7,7 +7,7 @@ grid), cells are grouped by tokens per parameter D/N_total to 2 significant figu
 with compute = 6·N_nonemb·D in PetaFLOP-hours (`compute_pfh`, the ADANA paper's convention).
 
 Fit: `fit_broken_power_law` with the shared saturation a, bounded below by the data's entropy floor
-on synthetic data (no model can go below it). Multiplier against AdamW: `compute_multiplier` on the
+on synthetic data (no model can go below it). Multiplier against the suite's baseline: `compute_multiplier` on the
 fit, a residual-bootstrap band (`bootstrap_multiplier`, 5-95%), and the data-only `affine_by_part`.
 """
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optarena.report.standings import BASELINE, Cell
+from optarena.report import fmt
+from optarena.report.standings import Cell
 from optarena.scaling import (
     MultiplierBand,
     ScalingFit,
@@ -39,7 +40,7 @@ class Ladder:
     cells: list[Cell]  # ascending compute
     points: dict[str, list[tuple[float, float]]]  # optimizer -> [(C in PFH, loss)], optimizers with >= 2
     fit: ScalingFit | None = None
-    compared: list[str] = field(default_factory=list)  # optimizers with a multiplier vs AdamW
+    compared: list[str] = field(default_factory=list)  # optimizers with a multiplier vs the baseline
     bands: dict[str, MultiplierBand] = field(default_factory=dict)
     affine: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (C, gain)
     problem: str = ""  # why there is no fit or no multiplier, when so
@@ -49,6 +50,10 @@ class Ladder:
         """GRID_POINTS log-spaced computes over the ladder, plus each cell's own compute exactly."""
         C = [compute_of(c) for c in self.cells]
         return np.unique(np.concatenate([np.logspace(math.log10(min(C)), math.log10(max(C)), GRID_POINTS), C]))
+
+    @property
+    def baseline(self) -> str:
+        return self.cells[0].baseline_name  # a ladder's cells come from one results database, one suite
 
     @property
     def min_points(self) -> int:
@@ -98,31 +103,33 @@ def fit_ladder(ladder: Ladder, num_bootstrap: int = 200, seed: int = 0) -> Ladde
     except ValueError as e:
         ladder.problem = f"no fit: {e}"
         return ladder
-    if BASELINE not in ladder.points:
-        ladder.problem = "no AdamW curve on this ladder: no compute multiplier"
+    baseline = ladder.baseline
+    if baseline not in ladder.points:
+        ladder.problem = f"no {fmt.who(baseline)} curve on this ladder: no compute multiplier"
         return ladder
     rising = [name for name, pts in ladder.points.items() if not _falls(pts)]
-    if rising:  # a loss that grows with compute has no power law in it, and inverting AdamW's needs one
+    if rising:  # a loss that grows with compute has no power law in it, and inverting the baseline's needs one
         names = ", ".join(f"`{n}`" for n in rising)
         ladder.problem = (
             f"The best-LR loss does not fall with compute for {names}: a power law "
             "cannot describe that, so there is no compute multiplier for "
-            + ("any optimizer, AdamW being one of them." if BASELINE in rising else "them.")
+            + (f"any optimizer, {fmt.who(baseline)} being one of them." if baseline in rising else "them.")
         )
-        if BASELINE in rising:
+        if baseline in rising:
             return ladder
-    ladder.compared = [n for n in ladder.points if n != BASELINE and n not in rising]
-    base = ladder.points[BASELINE]
+    ladder.compared = [n for n in ladder.points if n != baseline and n not in rising]
+    base = ladder.points[baseline]
     for name in ladder.compared:
         if num_bootstrap > 0:
             try:
                 ladder.bands[name] = bootstrap_multiplier(
-                    ladder.points, name, ladder.C_grid, n=num_bootstrap, seed=seed, fit=ladder.fit, a_lower=a_lower
+                    ladder.points, name, ladder.C_grid, n=num_bootstrap, seed=seed, baseline=baseline,
+                    fit=ladder.fit, a_lower=a_lower,
                 )
             except ValueError as e:  # a replicate the solver rejects: report the fit without a band
                 ladder.problem = f"no bootstrap band for {name}: {e}"
         C, L = np.array(ladder.points[name]).T
-        ladder.affine[name] = (C, affine_by_part(base, C, L))  # AdamW's loss falls strictly: invertible
+        ladder.affine[name] = (C, affine_by_part(base, C, L))  # the baseline's loss falls strictly: invertible
     return ladder
 
 

@@ -1,5 +1,5 @@
 """One cell's section of the report: the ranked table, its reference floors, its plots and the loss ratio
-to AdamW at set steps."""
+to the suite's baseline at set steps."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from optarena.report.curves import MeanCurve, checkpoints, loss_ratio, mean_curv
 from optarena.report.document import Block, Figure, Heading, Styled, Table, Text
 from optarena.report.floors import below
 from optarena.report.results import Results
-from optarena.report.standings import ALPHA, BASELINE, Cell, Standing
+from optarena.report.standings import ALPHA, Cell, Standing
 
 VERDICT_TONE = {"better": "good", "worse": "bad"}
 RATIO_CAPTION = (
-    "Validation loss / AdamW's validation loss at matching steps, best LRs, seed means (the DMS paper's Table 3 view); "
-    "the losses are on the evaluation prefix, as in the curves."
+    "Validation loss / {who}'s validation loss at matching steps, best LRs, seed means (the DMS paper's Table 3 "
+    "view); the losses are on the evaluation prefix, as in the curves."
 )
 CURVE_NOTE = (
     "The curves score the runs' fixed evaluation prefix (`eval_tokens`) at every point; the leaderboard's "
@@ -47,11 +47,11 @@ def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data
                 "warn",
             )
         )
-    ratios = _ratios(means)
+    ratios = _ratios(means, cell.baseline_name)
     if figures.available():
         blocks += _figures(cell, means, ratios, colours, label)
     if ratios:
-        blocks.append(_ratio_table(means[BASELINE], ratios))
+        blocks.append(_ratio_table(means[cell.baseline_name], ratios, cell.baseline_name))
     return blocks
 
 
@@ -61,7 +61,7 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
     if means:
         out.append(
             _figure(
-                figures.loss_vs_tokens(means, colours, f"validation loss, {label}", floors),
+                figures.loss_vs_tokens(means, colours, f"validation loss, {label}", floors, cell.baseline_name),
                 "Validation loss at each optimizer's best LR",
                 "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE + _floors_caption(cell),
             )
@@ -76,14 +76,16 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
             )
         )
     if ratios:
+        base = cell.baseline_name
         fig = figures.loss_ratio(
             {k: (x, r) for k, (_, x, r) in ratios.items()},
             colours,
-            f"loss ratio to AdamW, {label}",
-            figures.x_label([means[BASELINE]]),
+            f"loss ratio to {fmt.plain(base)}, {label}",
+            figures.x_label([means[base]]),
+            base,
         )
-        caption = "Seed-mean validation loss over AdamW's at matching steps. " + CURVE_NOTE
-        out.append(_figure(fig, "Loss ratio to AdamW", caption))
+        caption = f"Seed-mean validation loss over {fmt.who(base)}'s at matching steps. " + CURVE_NOTE
+        out.append(_figure(fig, f"Loss ratio to {fmt.plain(base)}", caption))
     if cell.loss_floor is not None and means:
         fig = figures.excess_loss(means, cell.loss_floor, colours, f"excess loss over the entropy floor, {label}")
         out.append(
@@ -97,18 +99,21 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
 
 
 def leaderboard_table(cell: Cell) -> Table:
+    who = fmt.who(cell.baseline_name)
     header = [
         "#",
         "optimizer",
         "final val loss, mean ± std (n seeds)",
-        "Δ vs AdamW",
-        f"vs AdamW (Welch, α={ALPHA:g})",
+        f"Δ vs {who}",
+        f"vs {who} (Welch, Holm α={ALPHA:g})",
+        "p (Welch)",
+        "p (Holm)",
         "best LR",
         "LR grid",
         "diverged LRs",
         "tokens/s",
-        "opt-state memory (vs AdamW)",
-        "opt step time (vs AdamW)",
+        f"opt-state memory (vs {who})",
+        f"opt step time (vs {who})",
     ]
     if cell.floors.known:
         header += ["below bigram", "below unigram"]
@@ -135,36 +140,47 @@ def leaderboard_table(cell: Cell) -> Table:
         if cell.loss_floor is not None:
             row.append(f"{mean - cell.loss_floor:.4f}" if mean is not None else fmt.MISSING)
         rows.append(tuple(row))
-    caption = "" if base else "No finished AdamW run in this cell: no Δ and no verdict."
-    return Table(tuple(header), tuple(rows), caption)
+    return Table(tuple(header), tuple(rows), _verdict_caption(cell))
+
+
+def _verdict_caption(cell: Cell) -> str:
+    who = fmt.who(cell.baseline_name)
+    if cell.baseline is None:
+        return f"No finished {who} run in this cell: no Δ and no verdict."
+    m = cell.num_tests
+    return (f"Verdict: Welch's two-sided t-test of each optimizer's seeds against {who}'s, decided on its "
+            f"Holm–Bonferroni adjusted p over the {m} test{'s' if m != 1 else ''} of this cell at α = {ALPHA:g}, "
+            "so the chance of any false verdict in the cell is at most α. p (Welch): the unadjusted p.")
 
 
 def floors_block(cell: Cell) -> Table | Text:
-    """A line per reference floor with AdamW's distance below it; or why the floors are unknown."""
+    """A line per reference floor with the baseline's distance below it; or why the floors are unknown."""
     f = cell.floors
     if not f.known:
         return Text(f"Reference floors unknown: {f.problem}. Without them this cell cannot show that its losses "
                     "measure language modelling.", "note")
-    adamw = cell.baseline.summary.mean if cell.baseline else None
-    rows = tuple((name, f"{value:.4f}", _below_cell(below(value, adamw)), FLOOR_MEANING[name])
+    base = cell.baseline.summary.mean if cell.baseline else None
+    rows = tuple((name, f"{value:.4f}", _below_cell(below(value, base)), FLOOR_MEANING[name])
                  for name, value in f.lines())
     tokens = f"the {f.val_tokens:,}" if f.val_tokens else "the"
     who = "recorded by the bench" if f.source == "bench" else "computed by this report: the database predates them"
     caption = (f"Reference floors (`optarena.data.floors`, {who}), scored on {tokens} validation tokens the final "
                "losses score. Below: floor − mean final loss, nats/token; negative: above the floor.")
-    return Table(("reference floor", "nats/token", "AdamW below it", "what it is"), rows, caption)
+    return Table(("reference floor", "nats/token", f"{fmt.who(cell.baseline_name)} below it", "what it is"),
+                 rows, caption)
 
 
 def not_lm_warning(cell: Cell) -> str:
-    """The flag of a cell whose AdamW is not below the bigram floor, with the numbers."""
+    """The flag of a cell whose baseline is not below the bigram floor, with the numbers."""
     loss, floor = cell.baseline.summary.mean, cell.floors.bigram
-    return (f"AdamW's final loss {loss:.4f} is {loss - floor:.4f} nats/token above the bigram floor {floor:.4f}: "
-            f"a count of token pairs scores as well or better, so {NOT_LM}. Its ranking says how fast the "
-            "optimizers learn token statistics, not language; train longer or on more data before reading it.")
+    return (f"{fmt.who(cell.baseline_name)}'s final loss {loss:.4f} is {loss - floor:.4f} nats/token above the "
+            f"bigram floor {floor:.4f}: a count of token pairs scores as well or better, so {NOT_LM}. Its ranking "
+            "says how fast the optimizers learn token statistics, not language; train longer or on more data "
+            "before reading it.")
 
 
 def floor_summary(cell: Cell) -> str:
-    """One line for a terminal: the cell, its floors, and AdamW's distance below the bigram floor."""
+    """One line for a terminal: the cell, its floors, and the baseline's distance below the bigram floor."""
     label = f"{cell.key.model} / {cell.key.tokens:,} tokens / {cell.key.data}"
     f = cell.floors
     if not f.known:
@@ -173,10 +189,10 @@ def floor_summary(cell: Cell) -> str:
     tokens = f" ({f.val_tokens:,} val tokens)" if f.val_tokens else ""
     base = cell.baseline
     if base is None:
-        return f"{label}: {floors} nats{tokens}; no finished {BASELINE} run"
+        return f"{label}: {floors} nats{tokens}; no finished {cell.baseline_name} run"
     gap = below(f.bigram, base.summary.mean)
     side = f"{gap:.3f} below bigram" if gap > 0 else f"{-gap:.3f} above bigram: {NOT_LM}"
-    return f"{label}: {floors} nats{tokens}; {BASELINE} {base.summary.mean:.3f} = {side}"
+    return f"{label}: {floors} nats{tokens}; {cell.baseline_name} {base.summary.mean:.3f} = {side}"
 
 
 def _floors_caption(cell: Cell) -> str:
@@ -203,14 +219,16 @@ def _loss_cell(s: Standing) -> str | Styled:
     return fmt.loss(s)
 
 
-def _versus(s: Standing, cell: Cell) -> tuple[str | Styled, str | Styled]:
+def _versus(s: Standing, cell: Cell) -> tuple[str | Styled, ...]:
+    """Δ, the verdict, its raw and its Holm-adjusted p."""
     base = cell.baseline
-    if s.optimizer == BASELINE and base is not None:
-        return "baseline", "baseline"
+    if s.optimizer == cell.baseline_name and base is not None:
+        return "baseline", "baseline", fmt.MISSING, fmt.MISSING
     if s.verdict is None or base is None:
-        return fmt.MISSING, fmt.MISSING
+        return (fmt.MISSING,) * 4
     v = s.verdict
-    return fmt.delta(v.delta, base.summary.mean), Styled(fmt.verdict(v), VERDICT_TONE.get(v.verdict, ""))
+    return (fmt.delta(v.delta, base.summary.mean), Styled(v.verdict, VERDICT_TONE.get(v.verdict, "")),
+            fmt.probability(v.p_value), fmt.probability(v.p_adjusted))
 
 
 def _grid_cell(s: Standing) -> str | Styled:
@@ -247,15 +265,15 @@ def _cell_summary(cell: Cell, results: Results) -> str:
     )
 
 
-def _ratios(means: dict[str, MeanCurve]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """{optimizer: (steps, x, L / L_adamw)} for every optimizer but AdamW, when AdamW has a curve."""
-    base = means.get(BASELINE)
+def _ratios(means: dict[str, MeanCurve], baseline: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """{optimizer: (steps, x, L / L_baseline)} for every optimizer but the baseline, when it has a curve."""
+    base = means.get(baseline)
     if base is None or len(base.step) < 2:
         return {}
-    return {k: loss_ratio(c, base) for k, c in means.items() if k != BASELINE}
+    return {k: loss_ratio(c, base) for k, c in means.items() if k != baseline}
 
 
-def _ratio_table(base: MeanCurve, ratios) -> Table:
+def _ratio_table(base: MeanCurve, ratios, baseline: str) -> Table:
     idx = checkpoints(len(base.step))
     header = ["optimizer"]
     for i in idx:
@@ -265,7 +283,7 @@ def _ratio_table(base: MeanCurve, ratios) -> Table:
     for name, (steps, _, r) in ratios.items():
         at = dict(zip(steps.tolist(), r.tolist()))
         rows.append((f"`{name}`", *(f"{at[s]:.3f}" if (s := int(base.step[i])) in at else fmt.MISSING for i in idx)))
-    return Table(tuple(header), tuple(rows), RATIO_CAPTION)
+    return Table(tuple(header), tuple(rows), RATIO_CAPTION.format(who=fmt.who(baseline)))
 
 
 def _figure(fig, title: str, caption: str) -> Figure:

@@ -2,7 +2,7 @@
 
 For a "final" table the report prints each method's number, its loss ratio to the paper's baseline
 (ln of perplexities, since loss = ln perplexity) and, for the methods we ran, our loss ratio to our
-AdamW in every cell where both have a result, with our Welch verdict. The settings differ (model,
+suite's baseline in every cell where both have a result, with our verdict. The settings differ (model,
 data, tokens, tuning), so the ratios, not the absolute numbers, are what can agree or disagree.
 """
 
@@ -15,7 +15,7 @@ from importlib import resources
 from optarena.report import fmt
 from optarena.report.document import Block, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
-from optarena.report.standings import BASELINE, Cell
+from optarena.report.standings import Cell
 from optarena.scaling import compute_multiplier
 
 
@@ -36,7 +36,7 @@ def load_quoted() -> Quoted:
     return Quoted(tuple(data["paper"]), data["tuned_adamw"])
 
 
-def quoted_blocks(cells: list[Cell], ladders: list[Ladder], with_data: bool) -> list[Block]:
+def quoted_blocks(cells: list[Cell], ladders: list[Ladder], with_data: bool, baseline: str) -> list[Block]:
     quoted = load_quoted()
     blocks: list[Block] = [
         Heading("Quoted from the papers"),
@@ -48,11 +48,11 @@ def quoted_blocks(cells: list[Cell], ladders: list[Ladder], with_data: bool) -> 
         Text(quoted.tuned_adamw["text"] + f"\nSource: {quoted.tuned_adamw['source']}.", "warn"),
     ]
     for paper in quoted.papers:
-        blocks += _paper_blocks(paper, cells, ladders, with_data)
+        blocks += _paper_blocks(paper, cells, ladders, with_data, baseline)
     return blocks
 
 
-def _paper_blocks(paper: dict, cells, ladders, with_data) -> list[Block]:
+def _paper_blocks(paper: dict, cells, ladders, with_data, baseline: str) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"{paper['title']} ({paper['authors']}, {paper['date']})", 3),
         Text(f"Setting: {paper['setting']}.\nSource: {paper['source']}."),
@@ -63,13 +63,13 @@ def _paper_blocks(paper: dict, cells, ladders, with_data) -> list[Block]:
     if ours:
         blocks.append(
             Text(
-                "Ours (compute multiplier vs AdamW at the ladder's largest compute, fit [5–95% bootstrap band]): "
-                + "; ".join(ours)
-                + "."
+                f"Ours (compute multiplier vs {fmt.who(baseline)} at the ladder's largest compute, "
+                "fit [5–95% bootstrap band]): " + "; ".join(ours) + "."
             )
         )
     for table in paper.get("tables", ()):
-        blocks.append(_final_table(table, cells, with_data) if table["kind"] == "final" else _plain_table(table))
+        blocks.append(_final_table(table, cells, with_data, baseline) if table["kind"] == "final"
+                      else _plain_table(table))
     return blocks
 
 
@@ -77,14 +77,14 @@ def _plain_table(table: dict) -> Table:
     return Table(tuple(table["columns"]), tuple(tuple(r) for r in table["rows"]), f"Quoted. {table['caption']}")
 
 
-def _final_table(table: dict, cells: list[Cell], with_data: bool) -> Table:
+def _final_table(table: dict, cells: list[Cell], with_data: bool, baseline: str) -> Table:
     to_loss = math.log if table["metric"] == "perplexity" else float
     base = next(r for r in table["rows"] if r["name"] == table["baseline"])
     rows = []
     for r in table["rows"]:
         theirs = "baseline" if r is base else _ratio_text(to_loss(r["value"]) / to_loss(base["value"]))
         opt = r.get("optimizer", "")
-        ours = "baseline" if opt == BASELINE else _our_ratios(opt, cells, with_data) if opt else fmt.MISSING
+        ours = "baseline" if opt == baseline else _our_ratios(opt, cells, with_data, baseline) if opt else fmt.MISSING
         rows.append((r["name"], f"{r['value']:g}", theirs, f"`{opt}`" if opt else fmt.MISSING, ours))
     metric = "loss ratio (ln perplexity)" if table["metric"] == "perplexity" else "loss ratio"
     header = (
@@ -92,7 +92,7 @@ def _final_table(table: dict, cells: list[Cell], with_data: bool) -> Table:
         f"paper's {table['metric']}",
         f"paper: {metric} vs {table['baseline']}",
         "our optimizer",
-        "ours: loss ratio vs our AdamW, per cell",
+        f"ours: loss ratio vs our {fmt.who(baseline)}, per cell",
     )
     return Table(header, tuple(rows), f"Quoted. {table['caption']}")
 
@@ -101,7 +101,7 @@ def _ratio_text(r: float) -> str:
     return f"{r:.3f} ({100 * (r - 1):+.1f}%)"
 
 
-def _our_ratios(opt: str, cells: list[Cell], with_data: bool) -> str | Styled:
+def _our_ratios(opt: str, cells: list[Cell], with_data: bool, baseline: str) -> str | Styled:
     parts = []
     for cell in cells:
         s, base = cell.get(opt), cell.baseline
@@ -112,16 +112,16 @@ def _our_ratios(opt: str, cells: list[Cell], with_data: bool) -> str | Styled:
     if parts:
         return "\n".join(parts)
     ran = any(cell.get(opt) is not None for cell in cells)
-    return Styled("no result beside a finished AdamW" if ran else "not run in this suite")
+    return Styled(f"no result beside a finished {fmt.who(baseline)}" if ran else "not run in this suite")
 
 
 def _our_multipliers(ladders: list[Ladder], names) -> list[str]:
-    """Our multiplier vs AdamW at each ladder's largest compute, with its bootstrap band when there is one."""
+    """Our multiplier vs the baseline at each ladder's largest compute, with its bootstrap band when there is one."""
     out = []
     for lad in ladders:
         C = max(compute_of(c) for c in lad.cells)
         for name in (n for n in names if n in lad.compared):
-            gain = compute_multiplier(lad.fit, name, [C])[0]
+            gain = compute_multiplier(lad.fit, name, [C], lad.baseline)[0]
             if not math.isfinite(gain):
                 continue
             text = f"`{name}` on {lad.data} ({lad.rule}): {gain:.3f}"

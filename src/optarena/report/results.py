@@ -2,16 +2,22 @@
 
 Opened read-only (``mode=ro``), so a report can be built while the bench is still writing. Schema
 version 1 (tables meta, runs, curves, choices); see optarena.bench for the writer. A column the bench
-added after a file was made (the floors, final_val_tokens) reads as None.
+added after a file was made (the floors, final_val_tokens) reads as None. The baseline every comparison
+is made against is the suite's `baseline`, from the resolved suite the bench stored (meta.suite_json);
+a file made before suites named one compares against adamw.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from optarena.bench.suite import DEFAULT_BASELINE
 
 DB_NAME = "results.db"
 SCHEMA_VERSION = "1"
@@ -69,6 +75,20 @@ class Results:
     runs: tuple[Run, ...]
     choices: dict[tuple[str, str, int, str], Choice]  # (model, optimizer, tokens, data) -> choice
     curves: dict[int, Curve]  # run id -> its validation curve (runs without evaluations absent)
+    baseline: str = DEFAULT_BASELINE  # the optimizer (display name) every "vs baseline" compares against
+
+    @property
+    def optimizers(self) -> list[str]:
+        return sorted({r.optimizer for r in self.runs})
+
+
+def suite_of(meta: dict[str, str]) -> dict[str, Any]:
+    """The resolved suite the bench stored (meta.suite_json); {} when the file has none or it is unreadable."""
+    try:
+        suite = json.loads(meta.get("suite_json") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return suite if isinstance(suite, dict) else {}
 
 
 def load_results(results_dir: str | Path) -> Results:
@@ -83,7 +103,8 @@ def load_results(results_dir: str | Path) -> Results:
         version = meta.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise ValueError(f"{db}: schema_version {version!r}, this report reads {SCHEMA_VERSION!r}")
-        return Results(path, meta, _runs(con), _choices(con), _curves(con))
+        baseline = suite_of(meta).get("baseline") or DEFAULT_BASELINE
+        return Results(path, meta, _runs(con), _choices(con), _curves(con), baseline)
     finally:
         con.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -15,28 +14,30 @@ from optarena.report.ladder import Ladder, compute_of
 from optarena.report.floors import below
 from optarena.report.leaderboard import NOT_LM, VERDICT_TONE, cell_blocks, not_lm_warning
 from optarena.report.quoted import quoted_blocks
-from optarena.report.results import Results
-from optarena.report.standings import ALPHA, BASELINE, Cell
+from optarena.report.results import Results, suite_of
+from optarena.report.standings import ALPHA, Cell
 from optarena.scaling import compute_multiplier
 
 HOW_TO_READ = (
     "Each table ranks the optimizers of one cell (model × token budget × data) by final validation loss at "
-    "their best LR: mean ± sample std over seeds, n seeds. **Δ** and the **verdict** compare these seeds with "
-    f"AdamW's seeds at AdamW's best LR by Welch's t-test (two-sided, α = {ALPHA:g}); \"n/a (1 seed)\" when "
-    "either side has a single seed. **LR grid**: the LRs tried; **⚠ AT EDGE** when the best LR is the "
-    "lowest or highest of them, so the optimum may lie outside. **Diverged LRs**: LR points where a run "
+    "their best LR: mean ± sample std over seeds, n seeds. The baseline is {who}: the suite's `baseline`, adamw "
+    "when it names none. **Δ** and the **verdict** compare these seeds with {who}'s seeds at its best LR by "
+    "Welch's t-test (two-sided); the verdict is read off the **Holm**-adjusted p over the tests of the cell "
+    f"(up to one per optimizer) at α = {ALPHA:g}, and **p (Welch)** is the unadjusted p beside it; "
+    "\"n/a (1 seed)\" when either side has a single seed. **LR grid**: the LRs tried; **⚠ AT EDGE** when the "
+    "best LR is the lowest or highest of them, so the optimum may lie outside. **Diverged LRs**: LR points where a run "
     "diverged; an optimizer whose every run diverged is listed last as diverged. tokens/s, optimizer-state "
     "memory and optimizer step time are medians over the optimizer's finished runs in the cell, with the ratio "
-    "to AdamW's; — where not measured. **Below bigram / below unigram**: how far the mean final loss is below "
+    "to {who}'s; — where not measured. **Below bigram / below unigram**: how far the mean final loss is below "
     "the reference floor, what count models of the training split score on the same validation tokens "
-    "(nats/token; negative: above it). A cell whose AdamW is not below the bigram floor does not measure "
+    "(nats/token; negative: above it). A cell whose {who} is not below the bigram floor does not measure "
     "language modelling."
 )
 LADDER_NOTE = (
     "Points: each optimizer's best-LR mean final loss per model size, against compute 6·N_nonemb·D in "
     "PetaFLOP-hours. Lines: the joint fit L = a + b·C^−c (+ e·C^−f with ≥ 5 points) with one saturation a "
     "shared by all optimizers (`optarena.scaling`, the ADANA paper's procedure). Compute multiplier: the "
-    "compute AdamW's fitted curve needs to reach the optimizer's loss, divided by the optimizer's compute "
+    "compute {who}'s fitted curve needs to reach the optimizer's loss, divided by the optimizer's compute "
     "(> 1: the optimizer needs less). Band: 5–95% of a residual bootstrap of the fit. Dots: the data-only "
     "affine-by-part estimate."
 )
@@ -44,7 +45,8 @@ LADDER_NOTE = (
 
 def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], command_dir: str) -> list[Block]:
     with_data = len({c.key.data for c in cells}) > 1
-    colours = figures.palette({s.optimizer for c in cells for s in c.standings})
+    who = fmt.who(results.baseline)
+    colours = figures.palette({s.optimizer for c in cells for s in c.standings}, results.baseline)
     suite = results.meta.get("suite", "?")
     blocks: list[Block] = [Heading(f"optarena report: {suite}", 1), Text(_intro(results))]
     if not figures.available():
@@ -56,25 +58,22 @@ def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], co
     untuned = _untuned_table(results.meta)
     if untuned:
         blocks.append(Text(untuned, "warn"))
-    blocks += _overview(cells, with_data) if cells else []
-    blocks += [Heading("Leaderboards"), Text(HOW_TO_READ, "note")]
+    blocks += _overview(cells, with_data, results.baseline) if cells else []
+    blocks += [Heading("Leaderboards"), Text(HOW_TO_READ.format(who=who), "note")]
     for cell in cells:
         blocks += cell_blocks(cell, results, colours, with_data)
     if ladders:
-        blocks += [Heading("Scaling ladders"), Text(LADDER_NOTE, "note")]
+        blocks += [Heading("Scaling ladders"), Text(LADDER_NOTE.format(who=who), "note")]
         for ladder in ladders:
             blocks += _ladder_blocks(ladder, colours)
-    blocks += quoted_blocks(cells, ladders, with_data)
+    blocks += quoted_blocks(cells, ladders, with_data, results.baseline)
     blocks += _reproducibility(results, command_dir)
     return blocks
 
 
 def _untuned_table(meta: dict[str, str]) -> str:
     """A warning when the suite's LRs came from an LR table marked ``tuned = false``, else ""."""
-    try:
-        suite = json.loads(meta.get("suite_json") or "{}")
-    except json.JSONDecodeError:
-        return ""
+    suite = suite_of(meta)
     if not suite.get("lr_table") or suite.get("lr_table_tuned") is not False:
         return ""
     return (
@@ -93,14 +92,14 @@ def _intro(results: Results) -> str:
     )
 
 
-def _overview(cells: list[Cell], with_data: bool) -> list[Block]:
+def _overview(cells: list[Cell], with_data: bool, baseline: str) -> list[Block]:
     rows = []
     for cell in cells:
         ranked = [s for s in cell.standings if s.status == "ranked"]
         top = ranked[0] if ranked else None
         base = cell.baseline
         verdict: str | Styled = fmt.MISSING
-        if top is not None and top.optimizer == BASELINE:
+        if top is not None and top.optimizer == baseline:
             verdict = "is the baseline"
         elif top is not None and top.verdict is not None:
             verdict = Styled(fmt.verdict(top.verdict), VERDICT_TONE.get(top.verdict.verdict, ""))
@@ -115,15 +114,16 @@ def _overview(cells: list[Cell], with_data: bool) -> list[Block]:
                 _versus_bigram(cell),
             )
         )
-    header = ("cell", "lowest loss", "its loss", "AdamW", "vs AdamW", "best LRs at a grid edge",
-              "AdamW vs bigram floor")
+    who = fmt.who(baseline)
+    header = ("cell", "lowest loss", "its loss", who, f"vs {who}", "best LRs at a grid edge",
+              f"{who} vs bigram floor")
     flags = [Text(f"{fmt.cell_label(c, with_data)}: {not_lm_warning(c)}", "warn")
              for c in cells if c.not_language_modelling]
     return [Heading("Overview"), Table(header, tuple(rows)), *flags]
 
 
 def _versus_bigram(cell: Cell) -> str | Styled:
-    """AdamW's distance below the bigram floor, flagged when it is not below it."""
+    """The baseline's distance below the bigram floor, flagged when it is not below it."""
     if not cell.floors.known:
         return "floors unknown"
     if cell.baseline is None:
@@ -177,10 +177,10 @@ def _fit_figures(lad: Ladder, colours: dict[str, str]) -> list[Block]:
             )
         ]
         if lad.compared:
-            fig = plot_multiplier(lad.fit, lad.compared, lad.C_grid, bands=lad.bands, affine=lad.affine)
+            fig = plot_multiplier(lad.fit, lad.compared, lad.C_grid, lad.baseline, bands=lad.bands, affine=lad.affine)
             out.append(
                 Figure(
-                    "Compute multiplier vs AdamW",
+                    f"Compute multiplier vs {fmt.plain(lad.baseline)}",
                     figures.png(fig),
                     "Fitted multiplier with its 5–95% bootstrap band; dots: affine by part.",
                 )
@@ -194,7 +194,7 @@ def _multiplier_table(lad: Ladder, columns: list[str]) -> Table:
         row = [f"`{name}`"]
         for cell in lad.cells:
             C = compute_of(cell)
-            gain = compute_multiplier(lad.fit, name, [C])[0]
+            gain = compute_multiplier(lad.fit, name, [C], lad.baseline)[0]
             text = f"{gain:.3f}" if math.isfinite(gain) else fmt.MISSING
             band = lad.bands.get(name)
             if band is not None and math.isfinite(gain):
@@ -207,7 +207,7 @@ def _multiplier_table(lad: Ladder, columns: list[str]) -> Table:
     return Table(
         ("optimizer", *columns),
         tuple(rows),
-        "Compute multiplier vs AdamW at each size: fit [5–95% bootstrap]; data: affine by part.",
+        f"Compute multiplier vs {fmt.who(lad.baseline)} at each size: fit [5–95% bootstrap]; data: affine by part.",
     )
 
 

@@ -1,18 +1,21 @@
-"""Per cell (model, tokens, data): each optimizer's best LR, its seeds there, and its verdict against AdamW.
+"""Per cell (model, tokens, data): each optimizer's best LR, its seeds there, and its verdict against the
+suite's baseline (`Results.baseline`: the suite's `baseline` key, adamw by default).
 
 * Best LR: the bench's pick from the `choices` table when it has one, else the LR with the lowest
   mean final loss over its finished seeds. It is *at the edge* when it is the lowest or highest LR
   tried (finished or diverged): the optimum may lie outside the grid, and the loss is then an upper
   bound on what the optimizer can do.
 * The optimizer's result is its finished runs at the best LR, one per seed (the latest run when a
-  seed repeats): mean, sample std and n (`optarena.stats.summarize`), and the Welch verdict against
-  AdamW's runs at *its* best LR (`compare_to_baseline`, alpha 0.05; "n/a (1 seed)" below 2 seeds).
+  seed repeats): mean, sample std and n (`optarena.stats.summarize`), and the Welch test against the
+  baseline's runs at *its* best LR (`compare_to_baseline`; "n/a (1 seed)" below 2 seeds). A cell makes
+  one comparison per optimizer, up to 17 of them, so the verdict is read off the Holm-adjusted p over
+  the cell's tests (`holm_verdicts`, alpha 0.05): the chance of any false verdict in a cell is at most 5%.
 * Throughput, optimizer-state bytes and optimizer step time: medians over all the optimizer's
   finished runs in the cell, since they do not depend on the LR and more runs give a steadier median.
 * An optimizer without a finished run is ranked last: "diverged" if some run diverged and none
   finished, else "incomplete" (runs still pending or running) or "failed" (no result at the best LR).
 * The cell's reference floors (floors.py): what count models of its data score on the validation
-  tokens of its final losses. A cell whose AdamW is not below the bigram floor does not measure
+  tokens of its final losses. A cell whose baseline is not below the bigram floor does not measure
   language modelling (`not_language_modelling`).
 """
 
@@ -27,9 +30,8 @@ import numpy as np
 
 from optarena.report.floors import Floors, below, cell_floors
 from optarena.report.results import Results, Run
-from optarena.stats import Summary, Verdict, compare_to_baseline, summarize
+from optarena.stats import Summary, Verdict, compare_to_baseline, holm_verdicts, summarize
 
-BASELINE = "adamw"
 ALPHA = 0.05
 LR_RTOL = 1e-9  # LRs are products like base × multiplier: compare them relatively, not bit for bit
 STATUS_ORDER = ("ranked", "incomplete", "failed", "diverged")
@@ -71,7 +73,7 @@ class Standing:
     picked_by: str  # "bench" (choices table) | "report" (derived here) | ""
     best_runs: tuple[Run, ...]  # finished runs at best_lr, one per seed
     summary: Summary | None
-    verdict: Verdict | None  # None for the baseline itself, or without a ranked baseline
+    verdict: Verdict | None  # Holm-adjusted in its cell; None for the baseline itself, or without a ranked baseline
     tokens_per_s: float | None
     opt_state_bytes: float | None
     opt_step_s: float | None
@@ -89,25 +91,32 @@ class Cell:
     params_nonemb: int | None
     loss_floor: float | None
     floors: Floors
+    baseline_name: str  # the suite's baseline, whether or not this cell has a result for it
 
     def get(self, optimizer: str) -> Standing | None:
         return next((s for s in self.standings if s.optimizer == optimizer), None)
 
     @property
     def baseline(self) -> Standing | None:
-        s = self.get(BASELINE)
+        s = self.get(self.baseline_name)
         return s if s is not None and s.status == "ranked" else None
 
     @property
+    def num_tests(self) -> int:
+        """The m of the cell's Holm adjustment: its optimizers with a Welch test against the baseline."""
+        return sum(s.verdict is not None and math.isfinite(s.verdict.p_value) for s in self.standings)
+
+    @property
     def not_language_modelling(self) -> bool:
-        """AdamW's mean final loss is not below the bigram floor: counting token pairs does as well."""
+        """The baseline's mean final loss is not below the bigram floor: counting token pairs does as well."""
         base = self.baseline
         gap = below(self.floors.bigram, base.summary.mean) if base else None
         return gap is not None and gap <= 0
 
 
 def build_cells(results: Results) -> list[Cell]:
-    """One Cell per (model, tokens, data), ordered by data, then model size, then tokens."""
+    """One Cell per (model, tokens, data), ordered by data, then model size, then tokens; each compared
+    with `results.baseline`."""
     groups: dict[CellKey, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in results.runs:
         groups[CellKey(run.model, run.tokens, run.data)][run.optimizer].append(run)
@@ -117,9 +126,8 @@ def build_cells(results: Results) -> list[Cell]:
 
 def _cell(key: CellKey, by_opt: dict[str, list[Run]], results: Results) -> Cell:
     picks = {opt: _pick(key, opt, runs, results) for opt, runs in by_opt.items()}
-    base = picks.get(BASELINE)
-    base_losses = [r.final_val_loss for r in base.best_runs] if base and base.best_runs else None
-    standings = [_standing(opt, by_opt[opt], picks[opt], base_losses) for opt in by_opt]
+    verdicts = _verdicts(picks, results.baseline)
+    standings = [_standing(opt, by_opt[opt], picks[opt], verdicts.get(opt)) for opt in by_opt]
     standings.sort(key=lambda s: (STATUS_ORDER.index(s.status), s.summary.mean if s.summary else 0.0, s.optimizer))
     all_runs = [r for runs in by_opt.values() for r in runs]
     loss_floor = _first(all_runs, "loss_floor")
@@ -130,7 +138,19 @@ def _cell(key: CellKey, by_opt: dict[str, list[Run]], results: Results) -> Cell:
         _first(all_runs, "params_nonemb"),
         loss_floor,
         cell_floors(all_runs, loss_floor),
+        results.baseline,
     )
+
+
+def _verdicts(picks: dict[str, Pick], baseline: str) -> dict[str, Verdict]:
+    """Each optimizer's verdict against `baseline`, Holm-adjusted over the cell; {} without a baseline result."""
+    base = picks.get(baseline)
+    if base is None or not base.best_runs:
+        return {}
+    base_losses = [r.final_val_loss for r in base.best_runs]
+    raw = {opt: _verdict([r.final_val_loss for r in pick.best_runs], base_losses)
+           for opt, pick in picks.items() if opt != baseline and pick.best_runs}
+    return dict(zip(raw, holm_verdicts(list(raw.values()), ALPHA)))
 
 
 def _pick(key: CellKey, opt: str, runs: list[Run], results: Results) -> Pick:
@@ -160,10 +180,9 @@ def _which_edge(lr: float, tried: list[float]) -> str:
     return "edge"
 
 
-def _standing(opt: str, runs: list[Run], pick: Pick, base_losses: list[float] | None) -> Standing:
+def _standing(opt: str, runs: list[Run], pick: Pick, verdict: Verdict | None) -> Standing:
     losses = [r.final_val_loss for r in pick.best_runs]
     summary = summarize(losses) if losses else None
-    verdict = _verdict(losses, base_losses) if losses and base_losses and opt != BASELINE else None
     finished = [r for r in runs if r.status == "finished"]
     return Standing(
         optimizer=opt,

@@ -9,6 +9,13 @@
     directional claim at alpha/2. The (1 − alpha) Welch interval for Δ excludes 0 exactly when p < alpha.
     With fewer than 2 seeds on either side there is no variance estimate and no test: the verdict is
     "n/a (1 seed)" and p and the interval are NaN (Δ is still reported).
+  * `holm`: Holm–Bonferroni adjusted p-values of a family of tests (Holm 1979): sorted ascending,
+    p_(i)·(m − i + 1), a running maximum so the order is kept, capped at 1. Rejecting where the adjusted
+    p < alpha keeps the chance of any false "better" or "worse" in the family at alpha, whatever the
+    dependence between the tests (they share the baseline's seeds). Missing p-values (None, NaN: no
+    test) are not tests and do not count in m.
+  * `holm_verdicts`: the verdicts of one family (every optimizer of a cell against its baseline) with
+    their Holm-adjusted p, and the verdict read off it instead of the raw p.
   * `z_test_against_target`: modded-nanogpt track 3's rule (records/track_3_optimization/README.md): a
     run passes when its mean loss is below the target with one-sided p < 0.001 under a *known* seed std
     σ (0.0013 at 124M), i.e. (target − mean)·√n >= z_0.999·σ ≈ 0.004 at σ = 0.0013.
@@ -46,6 +53,7 @@ class Verdict(NamedTuple):
     ci: tuple[float, float]  # (1 − alpha) Welch interval for delta
     n_opt: int
     n_base: int
+    p_adjusted: float = math.nan  # Holm-adjusted over its family (`holm_verdicts`); NaN: not adjusted
 
 
 class ZTest(NamedTuple):
@@ -85,11 +93,36 @@ def compare_to_baseline(opt_losses: Sequence[float], base_losses: Sequence[float
         return Verdict("n/a (1 seed)", math.nan, delta, (math.nan, math.nan), len(x), len(y))
     w = welch_t_test(x, y)
     half = stats.t.ppf(1 - alpha / 2, w.dof) * math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
-    if w.p_two_sided >= alpha:
-        verdict = "no significant difference"
-    else:
-        verdict = "better" if delta < 0 else "worse"
+    verdict = _direction(w.p_two_sided, delta, alpha)
     return Verdict(verdict, w.p_two_sided, delta, (delta - half, delta + half), len(x), len(y))
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values, in the input order; NaN where the input is None or NaN."""
+    tested = [i for i, p in enumerate(pvalues) if p is not None and not math.isnan(p)]
+    if any(not 0 <= pvalues[i] <= 1 for i in tested):
+        raise ValueError(f"p-values must lie in [0, 1], got {list(pvalues)}")
+    m = len(tested)
+    adjusted = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(sorted(tested, key=lambda i: pvalues[i])):  # rank 0 is p_(1)
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def holm_verdicts(verdicts: Sequence[Verdict], alpha: float = 0.05) -> list[Verdict]:
+    """`verdicts` (one family, all from `compare_to_baseline` at `alpha`) with `p_adjusted` set by `holm`
+    and each tested verdict decided by it; untested ones ("n/a …") unchanged."""
+    adjusted = holm([v.p_value for v in verdicts])
+    return [v if math.isnan(p) else v._replace(verdict=_direction(p, v.delta, alpha), p_adjusted=p)
+            for v, p in zip(verdicts, adjusted)]
+
+
+def _direction(p: float, delta: float, alpha: float) -> str:
+    if p >= alpha:
+        return "no significant difference"
+    return "better" if delta < 0 else "worse"
 
 
 def z_test_against_target(values: Sequence[float], target: float, sigma: float, alpha: float = 0.001) -> ZTest:
