@@ -103,6 +103,9 @@ def test_worker_records_the_floors_on_the_tokens_of_the_final_loss(write_suite, 
     assert (run["unigram_floor"], run["bigram_floor"]) == (expected["unigram"], expected["bigram"])
     assert run["loss_floor"] == SOURCE.entropy_rate()  # the data's own entropy rate, kept beside them
     assert run["bigram_floor"] != ngram_floors(train, val, SOURCE.vocab_size)["bigram"]  # the whole set differs
+    curve = ngram_floors(train, val[: 512 + 1], SOURCE.vocab_size)  # the fake's curve scores 512 targets
+    assert (run["curve_val_tokens"], run["curve_unigram_floor"], run["curve_bigram_floor"]) == (
+        512, curve["unigram"], curve["bigram"])
 
 
 def test_a_floors_failure_is_a_warning_not_a_failed_run(write_suite, tmp_path, monkeypatch, caplog):
@@ -120,3 +123,4 @@ def test_a_diverged_run_has_no_floors(write_suite, tmp_path, monkeypatch):
     run = run_fake(write_suite, tmp_path, monkeypatch, status="diverged")
     assert run["status"] == "diverged"
     assert (run["final_val_tokens"], run["unigram_floor"], run["bigram_floor"]) == (None, None, None)
+    assert (run["curve_val_tokens"], run["curve_unigram_floor"], run["curve_bigram_floor"]) == (None, None, None)

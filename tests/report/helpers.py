@@ -160,13 +160,16 @@ def _insert(con, size, opt, lr, mult, seed, tokens, data, phase, loss, floor, st
         )
 
 
-def set_floors(db, unigram: float, bigram: float, val_tokens: int):
-    """Give the finished runs of `db` the floors a bench records, after the bench's migration of the file."""
+def set_floors(db, unigram: float, bigram: float, val_tokens: int, curve: tuple[float, float, int] | None = None):
+    """Give the finished runs of `db` the floors a bench records, after the bench's migration of the file;
+    `curve`: (unigram, bigram, val_tokens) on the curves' prefix, by default the same as the final ones."""
     from optarena.bench import ResultsDB
 
     ResultsDB(db, create=True).close()  # adds the columns this old schema lacks
+    curve = curve or (unigram, bigram, val_tokens)
     con = sqlite3.connect(db)
-    con.execute("UPDATE runs SET unigram_floor=?, bigram_floor=?, final_val_tokens=? WHERE status='finished'",
-                (unigram, bigram, val_tokens))
+    con.execute("UPDATE runs SET unigram_floor=?, bigram_floor=?, final_val_tokens=?, curve_unigram_floor=?, "
+                "curve_bigram_floor=?, curve_val_tokens=? WHERE status='finished'",
+                (unigram, bigram, val_tokens, *curve))
     con.commit()
     con.close()

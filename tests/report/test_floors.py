@@ -106,6 +106,18 @@ def test_html_names_the_floor_lines_of_its_plots(tmp_path):
     assert page.count(caption) == 2  # the loss curves and the LR sensitivity
 
 
+def test_the_loss_curves_get_the_floors_of_their_own_prefix(tmp_path):
+    """Curves score a shorter prefix than the final losses: their plot's floors are on that prefix."""
+    db = write_db(tmp_path, sizes=("tiny",))
+    set_floors(db, 5.0, 3.0, 131072, curve=(5.1, 2.9, 16384))
+    (cell,) = build_cells(load_results(tmp_path))
+    assert cell.floors.curve_floors().lines() == [("unigram", 5.1), ("bigram", 2.9)]
+    assert cell.floors.lines() == [("unigram", 5.0), ("bigram", 3.0)]
+    page = build_report(tmp_path, num_bootstrap=0)[1].read_text()
+    assert "the reference floors on the curves' 16,384 validation tokens, unigram 5.1000, bigram 2.9000" in page
+    assert page.count("the reference floors on the final losses' validation tokens, unigram 5.0000") == 1
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """A small shard directory, its train and val tokens."""

@@ -18,6 +18,8 @@ in `error`, retried by the next invocation of the suite.
                        targets the run's final loss scored; NULL where not computed (a diverged run, a
                        failure, a file made before they existed). loss_floor keeps the synthetic
                        source's entropy rate.
+    runs.curve_val_tokens, curve_unigram_floor, curve_bigram_floor   added: the same floors on the
+                       validation prefix the curve scores (log.eval_tokens), which may be shorter
     meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
                        settings_hash, created_at, optarena_version, git_commit
 
@@ -60,7 +62,8 @@ CREATE TABLE IF NOT EXISTS runs(
   out_dir TEXT, error TEXT, config_json TEXT, record_json TEXT,
   started_at TEXT, finished_at TEXT, wall_s REAL, pid INTEGER,
   host TEXT, peak_mem_bytes INTEGER,
-  unigram_floor REAL, bigram_floor REAL, final_val_tokens INTEGER);
+  unigram_floor REAL, bigram_floor REAL, final_val_tokens INTEGER,
+  curve_val_tokens INTEGER, curve_unigram_floor REAL, curve_bigram_floor REAL);
 CREATE TABLE IF NOT EXISTS curves(run_id INTEGER REFERENCES runs(id), step INTEGER, tokens INTEGER,
   train_loss REAL, val_loss REAL, lr REAL);
 CREATE INDEX IF NOT EXISTS curves_run ON curves(run_id);
@@ -73,7 +76,8 @@ CREATE TABLE IF NOT EXISTS choices(model TEXT, optimizer TEXT, tokens INTEGER, d
 RESULT_COLUMNS = ("status", "final_val_loss", "diverged_at_step", "steps", "tokens_per_s", "opt_state_bytes",
                   "opt_step_s", "params_total", "params_nonemb", "flops_per_token", "loss_floor", "error",
                   "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes", "unigram_floor",
-                  "bigram_floor", "final_val_tokens")
+                  "bigram_floor", "final_val_tokens", "curve_val_tokens", "curve_unigram_floor",
+                  "curve_bigram_floor")
 CURVE_COLUMNS = ("step", "tokens", "train_loss", "val_loss", "lr")
 
 

@@ -11,7 +11,8 @@ without the trainer knowing:
 
 The data's reference floors (optarena.data.floors: unigram and bigram count models of the training
 split) are scored on the validation targets the run's final loss scored (its metrics' last
-`final_val_tokens`), so the two compare; a shard directory caches them in its floors.json. A run
+`final_val_tokens`), so the two compare, and again on the prefix the curve scores (`val_tokens`,
+for the curve plots); a shard directory caches them in its floors.json. A run
 without a final loss (diverged) gets none, and one whose floors fail gets NULLs and a warning: the
 floors annotate a result and must not cost it.
 
@@ -85,6 +86,7 @@ def _train(job: Job) -> dict[str, Any]:
         "loss_floor": data.meta.get("loss_floor"), "config_json": json.dumps(cfg.to_dict(), default=str),
         "record_json": _read(out / "run.json"), "peak_mem_bytes": _peak(result.history),
         "final_val_tokens": val_tokens, **floor_columns(data, cfg.data.source, val_tokens),
+        **_curve_floor_columns(data, cfg.data.source, result.history, val_tokens),
         "curves": [{k: e.get(k) for k in CURVE_KEYS} for e in result.history],
     }  # fmt: skip
 
@@ -108,6 +110,19 @@ def floor_columns(data: Any, spec: str, val_tokens: int | None) -> dict[str, flo
                     spec, val_tokens, type(err).__name__, err)
         return {"unigram_floor": None, "bigram_floor": None}
     return {"unigram_floor": floors["unigram"], "bigram_floor": floors["bigram"]}
+
+
+def curve_val_tokens(history: list[dict[str, Any]]) -> int | None:
+    """Validation targets each point of the curve scored (the eval prefix): the last entry with one."""
+    return next((e["val_tokens"] for e in reversed(history) if e.get("val_tokens")), None)
+
+
+def _curve_floor_columns(data: Any, spec: str, history: list[dict[str, Any]], final_tokens: int | None) -> dict:
+    """The floors on the curve's prefix, for the curve plots (the final set's when they agree)."""
+    tokens = curve_val_tokens(history) if final_tokens is not None else None
+    floors = floor_columns(data, spec, tokens)
+    return {"curve_val_tokens": tokens, "curve_unigram_floor": floors["unigram_floor"],
+            "curve_bigram_floor": floors["bigram_floor"]}
 
 
 def mean_throughput(history: list[dict[str, Any]]) -> float | None:

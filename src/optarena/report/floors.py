@@ -12,10 +12,15 @@ read on this machine, on the targets the final loss scored: final_val_tokens whe
 the trainer's rule for the final evaluation (the whole validation set, or its `log.final_eval_tokens`,
 in whole sequences of `data.seq_len`; both from the run's config_json). Otherwise they are unknown,
 and `Floors.problem` says why.
+
+The loss curves score a prefix of the validation set (`log.eval_tokens`), which may be shorter than
+the final evaluation's: the curve plots draw the floors on that prefix (`Floors.curve`), recorded
+as runs.curve_* or computed the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Sequence
@@ -32,6 +37,11 @@ class Floors:
     val_tokens: int | None  # validation targets they are scored on: those of the cell's final losses
     source: str  # "bench" (recorded with the runs) | "report" (computed here) | "" (unknown)
     problem: str = ""  # why they are unknown
+    curve: Floors | None = None  # the floors on the curves' prefix; None: unknown, or self's tokens
+
+    def curve_floors(self) -> Floors:
+        """The floors the loss curves compare with: on their own prefix, or these when it is the same."""
+        return self.curve if self.curve is not None else self
 
     @property
     def known(self) -> bool:
@@ -53,12 +63,35 @@ def cell_floors(runs: Sequence[Run], entropy_rate: float | None) -> Floors:
     recorded = [r for r in runs if r.unigram_floor is not None and r.bigram_floor is not None]
     if recorded:
         r = min(recorded, key=lambda r: r.id)
-        return Floors(r.unigram_floor, r.bigram_floor, entropy_rate, r.final_val_tokens, "bench")
+        final = Floors(r.unigram_floor, r.bigram_floor, entropy_rate, r.final_val_tokens, "bench")
+        return dataclasses.replace(final, curve=_curve(r, final))
     finished = sorted((r for r in runs if r.status == "finished"), key=lambda r: r.id)
     if not finished:
         return _unknown(entropy_rate, "no run of this cell has finished, so none says which validation tokens "
                                       "its final loss scored")
-    return _computed(finished[0], entropy_rate)
+    final = _computed(finished[0], entropy_rate)
+    return dataclasses.replace(final, curve=_curve(finished[0], final)) if final.known else final
+
+
+def _curve(run: Run, final: Floors) -> Floors | None:
+    """The floors on run's curve prefix: recorded, the final ones when the prefix is the same, or
+    computed; None when unknown (the curve plot then draws no floor rather than the wrong ones)."""
+    if run.curve_unigram_floor is not None and run.curve_bigram_floor is not None:
+        if run.curve_val_tokens == final.val_tokens:
+            return None
+        return Floors(run.curve_unigram_floor, run.curve_bigram_floor, final.entropy_rate, run.curve_val_tokens,
+                      "bench")
+    config = json.loads(run.config_json) if run.config_json else {}
+    seq_len, prefix = config.get("data", {}).get("seq_len"), config.get("log", {}).get("eval_tokens", -1)
+    if seq_len is None or prefix == -1:
+        return _unknown(final.entropy_rate, "the runs do not record the curves' validation prefix")
+    try:
+        floors = data_floors(run.data, run.curve_val_tokens, seq_len, prefix)
+    except Exception as err:  # unreadable data: no curve floors, the report still made
+        return _unknown(final.entropy_rate, f"data `{run.data}` cannot be read here ({type(err).__name__}: {err})")
+    if floors["val_tokens_scored"] == final.val_tokens:
+        return None
+    return Floors(floors["unigram"], floors["bigram"], final.entropy_rate, floors["val_tokens_scored"], "report")
 
 
 def _computed(run: Run, entropy_rate: float | None) -> Floors:

@@ -57,13 +57,14 @@ def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data
 
 def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str, str], label: str) -> list[Block]:
     out = []
-    floors = cell.floors.lines()
+    floors, curve_floors = cell.floors.lines(), cell.floors.curve_floors()
     if means:
         out.append(
             _figure(
-                figures.loss_vs_tokens(means, colours, f"validation loss, {label}", floors, cell.baseline_name),
+                figures.loss_vs_tokens(means, colours, f"validation loss, {label}", curve_floors.lines(),
+                                       cell.baseline_name),
                 "Validation loss at each optimizer's best LR",
-                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE + _floors_caption(cell),
+                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE + _curve_floors_caption(cell),
             )
         )
     if any(p.losses or p.num_diverged for s in cell.standings for p in s.lr_points):
@@ -193,6 +194,19 @@ def floor_summary(cell: Cell) -> str:
     gap = below(f.bigram, base.summary.mean)
     side = f"{gap:.3f} below bigram" if gap > 0 else f"{-gap:.3f} above bigram: {NOT_LM}"
     return f"{label}: {floors} nats{tokens}; {cell.baseline_name} {base.summary.mean:.3f} = {side}"
+
+
+def _curve_floors_caption(cell: Cell) -> str:
+    """The curve plot's floors: on the curves' prefix when it differs from the final set."""
+    curve = cell.floors.curve_floors()
+    if curve is cell.floors:
+        return _floors_caption(cell)
+    lines = curve.lines()
+    if not lines:
+        return f" No floors drawn: those on the curves' validation prefix are unknown ({curve.problem})."
+    named = ", ".join(f"{name} {value:.4f}" for name, value in lines)
+    return (f" Dashed: the reference floors on the curves' {curve.val_tokens:,} validation tokens, {named} "
+            "nats/token (the final losses' floors are in the table).")
 
 
 def _floors_caption(cell: Cell) -> str:

@@ -47,6 +47,9 @@ class Run:
     unigram_floor: float | None  # reference floors of the data on final_val_tokens (optarena.data.floors)
     bigram_floor: float | None
     final_val_tokens: int | None  # validation targets the final loss scored; None: not recorded
+    curve_val_tokens: int | None  # validation targets each curve point scored (the eval prefix)
+    curve_unigram_floor: float | None  # the floors on those
+    curve_bigram_floor: float | None
     config_json: str | None  # the run's resolved TrainConfig
 
 
