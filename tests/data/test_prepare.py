@@ -107,6 +107,22 @@ def test_empty_split_is_an_error(tmp_path, docs):
         P.prepare([tmp_path / "one.txt"], tmp_path / "out", **OPTS)
 
 
+@pytest.mark.parametrize("bad, message", [
+    (dict(shard_tokens=0), "shard_tokens must be an integer >= 1, got 0"),
+    (dict(shard_tokens=-5), "shard_tokens must be an integer >= 1, got -5"),
+    (dict(shard_tokens=1.5), "shard_tokens must be an integer >= 1, got 1.5"),
+    (dict(val_fraction=1.0), r"val_fraction must be in \(0, 1\), got 1.0"),
+])  # fmt: skip
+def test_bad_settings_are_refused_before_any_work(tmp_path, inputs, monkeypatch, bad, message):
+    def no_shard(*args, **kwargs):  # shard_tokens=0 once wrote empty shards until the disk was full
+        raise AssertionError("a shard was written")
+
+    monkeypatch.setattr(P, "write_shard", no_shard)
+    with pytest.raises(ValueError, match=message):
+        P.prepare(inputs, tmp_path / "out", **{**OPTS, **bad})
+    assert not (tmp_path / "out").exists()
+
+
 def test_input_errors(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"body": "no text"}\n')

@@ -55,3 +55,37 @@ def test_errors(tmp_path):
 def test_an_unknown_embedded_variant_names_the_spec():
     with pytest.raises(ValueError, match="--data embedded:words: tokenizer spec must be"):
         resolve_data("embedded:words")
+
+
+def shard_dir(tmp_path, train, val, vocab_size=None):
+    write_shard(tmp_path / "train_000000.bin", train)
+    write_shard(tmp_path / "val_000000.bin", val)
+    if vocab_size is not None:
+        (tmp_path / "meta.json").write_text(json.dumps({"vocab_size": vocab_size}))
+    return tmp_path
+
+
+@pytest.mark.parametrize("train, val, bad", [
+    ([1, 2, 300, 3], [4, 5], "train_000000.bin: token id 300 at position 2"),
+    ([1, 2, 3], [4, 5, 6, 7, 512, 301], "val_000000.bin: token id 512 at position 4"),
+])  # fmt: skip
+def test_token_ids_outside_the_vocabulary_are_refused_at_load_time(tmp_path, train, val, bad):
+    """Once a bare `IndexError: index out of range in self` from the embedding, mid-run."""
+    shard_dir(tmp_path, train, val, vocab_size=300)
+    with pytest.raises(ValueError) as e:
+        resolve_data(str(tmp_path))
+    assert str(e.value) == (f"{tmp_path / bad} is not below the vocabulary size 300 (vocab_size in {tmp_path / 'meta.json'}: the shards and "
+                            f"meta.json disagree); the largest id in the file is {max(train + val)}")
+
+
+def test_without_meta_json_gpt2_is_assumed_with_a_warning_and_ids_are_checked(tmp_path, capsys):
+    shard_dir(tmp_path, [1, 50256], [3])
+    assert resolve_data(str(tmp_path)).vocab_size == 50257
+    err = capsys.readouterr().err
+    assert err == (f"optarena: warning: {tmp_path} has no meta.json; assuming GPT-2 tokens (vocab_size 50257), "
+                   "as in modded-nanogpt's FineWeb shards\n")
+    write_shard(tmp_path / "val_000000.bin", [3, 50257])
+    with pytest.raises(ValueError, match=r"val_000000.bin: token id 50257 at position 1 is not below the "
+                                         r"vocabulary size 50257 \(GPT-2's, assumed: .* has no meta.json; "
+                                         r"write one with the tokenizer's vocab_size\)"):
+        resolve_data(str(tmp_path))

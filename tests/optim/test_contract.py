@@ -110,6 +110,26 @@ def test_unknown_hyperparameter_is_rejected(name):
         make(name, matrix_params(), lr_typo=1.0)
 
 
+ARENA = [name for name in NAMES if issubclass(optim.get_spec(name).resolve(), optim.ArenaOptimizer)]
+
+
+def test_only_the_torch_baselines_are_not_arena_optimizers():
+    assert sorted(set(NAMES) - set(ARENA)) == ["adam", "adamw", "rmsprop"]  # these support complex
+
+
+@pytest.mark.parametrize("name", ARENA)
+def test_complex_parameters_are_refused(name):
+    """The update rules are real (sign, max, sqrt of v): a complex parameter would lose its imaginary part."""
+    z = torch.zeros(2, 3, dtype=torch.complex64, requires_grad=True)
+    message = (r"do not support complex parameters \(parameter 1 of shape \(2, 3\), dtype complex64\); "
+               r"store it as a real tensor with torch.view_as_real")
+    with pytest.raises(ValueError, match=rf"param group 0\): optarena optimizers {message}"):
+        make(name, [torch.zeros(3, requires_grad=True), z])
+    opt = make(name, [torch.zeros(3, requires_grad=True)])
+    with pytest.raises(ValueError, match=r"param group 1\): optarena optimizers do not support complex"):
+        opt.add_param_group({"params": [torch.zeros(3, requires_grad=True), z]})
+
+
 # --- convergence to a tolerance ---------------------------------------------------------------------
 # Each problem runs with warmup + cosine decay to zero, the schedule of the arena: sign-like and
 # normalised methods (Lion, Grams, Muon, ...) move by ~lr per step, so only a decaying lr lets them

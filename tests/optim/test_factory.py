@@ -1,5 +1,8 @@
 """create(): registry lookup, parameter roles and groups, overrides, errors."""
 
+import math
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -100,6 +103,67 @@ def test_errors_name_the_valid_choices():
         optim.create("grams", TinyLM(), roles={"mlp": {"momentum": 0.9}})
     with pytest.raises(ValueError, match="need a model"):
         optim.create("grams", TinyLM().parameters(), roles={"mlp": {}})
+
+
+# torch checks little: each of these once gave NaN parameters, a negative LR or a raw IndexError/TypeError.
+ADAM_ERRORS = [
+    (dict(lr=math.inf), "invalid lr=inf; expected a number in [0, inf)"),
+    (dict(lr="abc"), "invalid lr='abc'; expected a number in [0, inf)"),
+    (dict(lr=-1e-3), "invalid lr=-0.001; expected a number in [0, inf)"),
+    (dict(eps=0.0), "invalid eps=0.0; expected a number in (0, inf)"),
+    (dict(betas=(0.9,)), "invalid betas=(0.9,); expected a tuple of 2 numbers in [0, 1)"),
+    (dict(betas=(0.9, 0.99, 0.999)), "invalid betas=(0.9, 0.99, 0.999); expected a tuple of 2 numbers in [0, 1)"),
+    (dict(betas=(0.9, 1.0)), "invalid betas[1]=1.0; expected a number in [0, 1)"),
+    (dict(weight_decay=-0.1), "invalid weight_decay=-0.1; expected a number in [0, inf)"),
+]
+RMSPROP_ERRORS = [
+    (dict(lr=math.inf), "invalid lr=inf; expected a number in [0, inf)"),
+    (dict(eps=0.0), "invalid eps=0.0; expected a number in (0, inf)"),
+    (dict(alpha=1.5), "invalid alpha=1.5; expected a number in [0, 1)"),
+    (dict(momentum=-0.1), "invalid momentum=-0.1; expected a number in [0, 1)"),
+    (dict(weight_decay="0.1"), "invalid weight_decay='0.1'; expected a number in [0, inf)"),
+]
+BASELINE_ERRORS = ([("adam", "Adam", *e) for e in ADAM_ERRORS] + [("adamw", "AdamW", *e) for e in ADAM_ERRORS]
+                   + [("rmsprop", "RMSprop", *e) for e in RMSPROP_ERRORS])
+
+
+@pytest.mark.parametrize("name, cls, kw, message", BASELINE_ERRORS)
+def test_torch_baselines_are_validated_like_our_own(name, cls, kw, message):
+    for target in (TinyLM(), TinyLM().parameters()):
+        with pytest.raises(ValueError) as e:
+            optim.create(name, target, **kw)
+        assert str(e.value) == f"{cls}: {message}"
+    with pytest.raises(ValueError) as e:  # a role's own value, and a group passed by hand
+        optim.create(name, TinyLM(), roles={"mlp": kw})
+    assert str(e.value) == f"{cls} (param group 3, role 'mlp'): {message}"
+    with pytest.raises(ValueError) as e:
+        optim.create(name, [{"params": [torch.zeros(2)]}, {"params": [torch.zeros(3)], **kw}])
+    assert str(e.value) == f"{cls} (param group 1): {message}"
+
+
+def test_torch_baselines_accept_valid_settings():
+    optim.create("adamw", TinyLM(), lr=torch.tensor(1e-3), betas=(0.8, 0.9), eps=1e-10, weight_decay=0.0)
+    optim.create("rmsprop", TinyLM(), lr=1e-3, alpha=0.9, momentum=0.9, centered=True)
+
+
+@pytest.mark.parametrize("name", ["adamw", "lion", "dms"])
+@pytest.mark.parametrize("lr_scale, shown", [(-1.0, "-1.0"), ("2", "'2'"), (math.inf, "inf")])
+def test_role_lr_scale_must_be_a_nonnegative_number(name, lr_scale, shown):
+    with pytest.raises(ValueError) as e:
+        optim.create(name, TinyLM(), roles={"attention": {"lr_scale": lr_scale}})
+    assert str(e.value) == f"role 'attention': invalid lr_scale={shown}; expected a number in [0, inf)"
+
+
+def test_a_bad_lr_is_reported_before_a_role_scales_it():
+    # DMS scales the attention LR by 1.5 (a role default): 'abc' * 1.5 was a raw TypeError
+    with pytest.raises(ValueError, match=r"^DMS.*: invalid lr='abc'; expected a number in \[0, inf\)$"):
+        optim.create("dms", TinyLM(), lr="abc")
+
+
+@pytest.mark.parametrize("name", [None, 3, ["adamw"]])
+def test_optimizer_name_must_be_a_string(name):
+    with pytest.raises(ValueError, match=rf"^unknown optimizer {re.escape(repr(name))}; valid names: adam, "):
+        optim.create(name, TinyLM())
 
 
 def test_dotted_path_external_optimizer():

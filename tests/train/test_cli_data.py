@@ -38,6 +38,17 @@ def test_prepare_reports_bad_input(tmp_path, capsys):
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value", [("--shard-tokens", "0"), ("--shard-tokens", "-3"),
+                                         ("--val-fraction", "0")])
+def test_prepare_refuses_bad_settings(tmp_path, capsys, flag, value):
+    (tmp_path / "doc.txt").write_text(" ".join(WORDS))
+    assert main(["data", "prepare", str(tmp_path / "doc.txt"), "--out", str(tmp_path / "o"),
+                 "--tokenizer", "bpe:512", flag, value, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("optarena data prepare: error: ") and f"{flag[2:].replace('-', '_')} must be" in err
+    assert not (tmp_path / "o").exists()
+
+
 embedded_cached = pytest.mark.skipif(not (default_cache_dir() / "meta.json").exists(),
                                      reason="embedded corpus not built (`optarena data embedded` builds it)")
 

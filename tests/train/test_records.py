@@ -107,3 +107,19 @@ def test_final_eval_tokens_limits_the_final_evaluation_to_a_prefix(shard_dir, tm
     assert a.final_val_loss == last_b["val_loss"] and last_b["val_tokens"] == 1024
     assert whole.history[-1]["final_val_tokens"] == (2**13 - 1) // 32 * 32
     assert whole.final_val_loss != a.final_val_loss
+
+
+def test_cli_train_reports_token_ids_outside_the_vocabulary(shard_dir, tmp_path, capsys):
+    """A meta.json with too small a vocab_size: exit status 2 and the file, id and position, no traceback."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(shard_dir, data)
+    meta = json.loads((data / "meta.json").read_text())
+    (data / "meta.json").write_text(json.dumps({**meta, "vocab_size": 32}))
+    assert main(["train", "--data", str(data), "--steps", "1", "--out", str(tmp_path / "run"),
+                 "--progress", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"optarena train: error: {data / 'train_000000.bin'}: token id ")
+    assert "is not below the vocabulary size 32 (vocab_size in" in err
+    assert not (tmp_path / "run").exists()

@@ -59,6 +59,9 @@ def prepare(
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if isinstance(shard_tokens, bool) or not isinstance(shard_tokens, int) or shard_tokens < 1:
+        # 0 would write empty shards forever: a shard fills when it holds shard_tokens tokens
+        raise ValueError(f"shard_tokens must be an integer >= 1, got {shard_tokens!r}")
     kind, vocab = parse_spec(tokenizer)
     config = {
         "inputs": [str(i) for i in inputs],

@@ -6,13 +6,18 @@
     <path>                                    a dir of train_*.bin / val_*.bin shards
     hf:<name>[:<config>]                      rejected: run `optarena data prepare` first
 
+A shard directory's ids are checked once at load time against its meta.json's vocab_size, or GPT-2's
+50257 (with a warning) when it has none: the first id out of range is an error naming its file.
+
 Trainer use: `TokenLoader(ds.train, B, T, ...)` and `validation_batches(ds.val, T, B)`.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,10 +68,22 @@ def _shards(path: Path, kind: str) -> DataSource:
     meta_path = path / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
+        context = f"vocab_size in {meta_path}: the shards and meta.json disagree"
     else:  # e.g. modded-nanogpt's FineWeb10B shards, which come without meta: GPT-2 tokens
         meta = {"tokenizer": "gpt2 (assumed: no meta.json)", "vocab_size": GPT2_VOCAB}
+        context = f"GPT-2's, assumed: {path} has no meta.json; write one with the tokenizer's vocab_size"
+        _warn_no_meta(path)
+    vocab_size = int(meta["vocab_size"])
+    for stream in (train, val):
+        stream.check_ids(vocab_size, context)
     meta = {**meta, "dir": str(path), "train_tokens": train.num_tokens, "val_tokens": val.num_tokens}
-    return DataSource(kind, train, val, int(meta["vocab_size"]), meta)
+    return DataSource(kind, train, val, vocab_size, meta)
+
+
+@functools.cache  # once per directory and process: the bench worker and the trainer both resolve it
+def _warn_no_meta(path: Path) -> None:
+    print(f"optarena: warning: {path} has no meta.json; assuming GPT-2 tokens (vocab_size {GPT2_VOCAB}), "
+          "as in modded-nanogpt's FineWeb shards", file=sys.stderr)
 
 
 def _synthetic(args: str) -> DataSource:

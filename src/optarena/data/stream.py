@@ -8,13 +8,14 @@ every document starts with BOS, so a window spanning a shard boundary is still w
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .shards import read_header, read_shard
+from .shards import ShardError, read_header, read_shard
 
 
 class TokenStream(Protocol):
@@ -68,8 +69,33 @@ class ShardStream:
             i += 1
         return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
 
+    def check_ids(self, vocab_size: int, context: str) -> None:
+        """Raise a ShardError naming the file, the id and its position unless every id is below
+        ``vocab_size`` (``context`` says where that size comes from): a bad id would otherwise surface
+        mid-run as a bare IndexError in the embedding, or not at all below the padded vocabulary."""
+        for path in self.paths:
+            top = _max_id(path)
+            if top >= vocab_size:
+                tokens = read_shard(path)
+                pos = int(np.argmax(tokens >= vocab_size))
+                raise ShardError(f"{path}: token id {tokens[pos]} at position {pos} is not below the vocabulary "
+                                 f"size {vocab_size} ({context}); the largest id in the file is {top}")
+
     def _mapped(self, i: int) -> np.ndarray:
         # Map each shard once per stream: mapping per read would cost an mmap syscall each time.
         if i not in self._maps:
             self._maps[i] = read_shard(self.paths[i])
         return self._maps[i]
+
+
+def _max_id(path: Path) -> int:
+    stat = path.stat()  # the file's identity: a rewritten shard is scanned again
+    return _max_id_of(path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _max_id_of(path: Path, inode: int, size: int, mtime_ns: int) -> int:
+    # A linear scan of the memory map (a FineWeb shard: 200 MB), once per file and process: the
+    # trainer and the bench worker both resolve the same data. Nothing is cached on disk.
+    tokens = read_shard(path)
+    return int(tokens.max()) if len(tokens) else -1

@@ -15,12 +15,12 @@ An optimizer here is four small methods on top of this class, and optionally a f
   (nothing), ``"tensor"`` (a reduction over its tensor, e.g. a norm; the default) or ``"list"`` (other
   tensors of the group, e.g. Muon's batched Newton–Schulz). The shell splits the work only that far.
 
-The shell does the rest once: closure handling, sparse-gradient refusal, the per-parameter step count,
-low-precision parameters (the update runs on fp32 working copies and is written back, so bf16 weights
-get fp32 state and fp32 arithmetic), bf16 *state* on request (the group option ``state_dtype``, see
-:mod:`._lowp`: widened to fp32 per piece, written back with stochastic rounding), and a
-``load_state_dict`` that keeps each state tensor's dtype (torch would cast fp32 state to a bf16
-parameter's dtype).
+The shell does the rest once: closure handling, refusal of sparse gradients and complex parameters,
+the per-parameter step count, low-precision parameters (the update runs on fp32 working copies and is
+written back, so bf16 weights get fp32 state and fp32 arithmetic), bf16 *state* on request (the group
+option ``state_dtype``, see :mod:`._lowp`: widened to fp32 per piece, written back with stochastic
+rounding), and a ``load_state_dict`` that keeps each state tensor's dtype (torch would cast fp32 state
+to a bf16 parameter's dtype).
 
 Contract with subclasses: ``grads`` are read-only (they may be ``p.grad`` itself), ``params`` are updated
 in place, and every tensor of a list shares nothing with another. The tensors of one ``_update`` call
@@ -83,7 +83,9 @@ class ArenaOptimizer(Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        owner = f"{type(self).__name__} (param group {len(self.param_groups) - 1})"
+        role = f", role {group['role']!r}" if "role" in group else ""  # create() names each group's role
+        owner = f"{type(self).__name__} (param group {len(self.param_groups) - 1}{role})"
+        _check_real(owner, group["params"])
         self._check(owner, group)
         group["state_dtype"] = parse_state_dtype(owner, group["state_dtype"])
         if self.records_peak_lr:
@@ -220,6 +222,17 @@ class ArenaOptimizer(Optimizer):
             for key, value in saved.get(pid, {}).items():
                 if torch.is_tensor(value):
                     self.state[p][key] = value.to(device=p.device, copy=True)
+
+
+def _check_real(owner: str, params: list[torch.Tensor]) -> None:
+    # The update rules are real (sign, max, √v), and the shell's fp32 working copy (p.float()) would
+    # drop a complex parameter's imaginary part with nothing but torch's one-time cast warning.
+    for i, p in enumerate(params):
+        if p.is_complex():
+            raise ValueError(
+                f"{owner}: optarena optimizers do not support complex parameters (parameter {i} of shape "
+                f"{tuple(p.shape)}, dtype {str(p.dtype).removeprefix('torch.')}); store it as a real tensor "
+                "with torch.view_as_real and view it as complex in the forward pass (torch.view_as_complex)")
 
 
 def _low_precision(dtype: torch.dtype | None) -> bool:

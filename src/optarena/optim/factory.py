@@ -5,8 +5,10 @@ no weight decay on embeddings, norms and biases unless a role override says othe
 per-role defaults (DMS's attention/FFN settings, SVRM's attention LR scale), and Muon's routing
 (hidden matrices to Newton–Schulz, the rest to the inner AdamW of the same optimizer object).
 
-Role overrides are ``roles={"attention": {"lr_scale": 1.1, ...}, ...}``: ``lr_scale`` multiplies the
-group's learning rates; any other key becomes a group hyperparameter.
+Role overrides are ``roles={"attention": {"lr_scale": 1.1, ...}, ...}``: ``lr_scale`` (a number >= 0)
+multiplies the group's learning rates; any other key becomes a group hyperparameter. optarena's
+optimizers check their values per group; the torch.optim baselines are checked here alike
+(:mod:`.baselines`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from . import _checks as C
+from .baselines import check_arguments, check_groups
 from .partition import DEFAULT_RULES, NO_DECAY_ROLES, ROLES, Rule, assign_roles
 from .registry import OptimizerSpec, get_spec, import_target
 
@@ -38,7 +43,7 @@ def class_defaults(cls: type) -> dict[str, Any]:
 
 
 def _resolve(name: str) -> tuple[type, OptimizerSpec | None]:
-    if "." in name or ":" in name:
+    if isinstance(name, str) and ("." in name or ":" in name):
         cls = import_target(name)
         if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
             raise ValueError(f"{name!r} is not a torch.optim.Optimizer subclass")
@@ -58,15 +63,16 @@ def create(name: str, params_or_model: nn.Module | Iterable[Any], *,
         raise ValueError(f"{name}: unknown hyperparameter(s) {', '.join(unknown)}; "
                          f"accepted: {', '.join(accepted)}")
     kwargs = {**(spec.preset if spec else {}), **hyperparameters}
+    full = {**class_defaults(cls), **kwargs}
+    check_arguments(cls, full)  # torch.optim baselines; optarena's optimizers check themselves
     if not isinstance(params_or_model, nn.Module):
         if roles:
             raise ValueError("role overrides need a model (nn.Module), not a list of parameters")
-        return cls(params_or_model, **kwargs)
+        return check_groups(cls(params_or_model, **kwargs))
     role_settings = _role_settings(spec, roles, accepted)
-    full = {**class_defaults(cls), **kwargs}
     groups = _build_groups(params_or_model, rules, role_settings, full, accepted,
                            routing=spec.routing if spec else None)
-    return cls(groups, **kwargs)
+    return check_groups(cls(groups, **kwargs))
 
 
 def _role_settings(spec: OptimizerSpec | None, roles: Mapping[str, Mapping[str, Any]] | None,
@@ -84,6 +90,7 @@ def _role_settings(spec: OptimizerSpec | None, roles: Mapping[str, Mapping[str, 
         if unknown:
             raise ValueError(f"role {role!r}: unknown setting(s) {', '.join(unknown)}; "
                              f"accepted: lr_scale, {', '.join(accepted)}")
+        C.check_number(f"role {role!r}", "lr_scale", s.get("lr_scale", 1.0), C.NONNEGATIVE)
         settings[role] = s
     return settings
 
@@ -97,10 +104,15 @@ def _build_groups(model: nn.Module, rules: tuple[Rule, ...], settings: dict[str,
             scale = settings[role].get("lr_scale", 1.0)
             for key in _LR_KEYS:
                 if key in accepted and scale != 1.0 and kwargs.get(key) is not None:
-                    group[key] = group.get(key, kwargs[key]) * scale
+                    group[key] = _scaled(group.get(key, kwargs[key]), scale)
             group.update(params=params, role=role, **sub)
             groups.append(group)
     return groups
+
+
+def _scaled(lr: Any, scale: float) -> Any:
+    # Anything but a number is left as it is, for the optimizer's own check to name (lr='abc').
+    return lr * scale if torch.is_tensor(lr) or isinstance(lr, (int, float)) and not isinstance(lr, bool) else lr
 
 
 def _route(role: str, named: list[tuple[str, nn.Parameter]], routing: str | None):

@@ -11,6 +11,13 @@ Per step (google/automl lion_pytorch.py)::
 
 ``cautious-lion`` uses C-Optim's own rule (kyleliang919/C-Optim@2c0517c c_lion.py): mask_norm="count",
 scale = numel/(Σmask + 1), and betas (0.95, 0.98); see _pieces.caution_ for the other rules.
+
+A non-finite gradient freezes Lion silently, as it does the reference code: one NaN in g makes those
+coordinates of m NaN for good (an inf does too, a step later, after moving the weight by lr), and
+sign(NaN) = 0, so they never move again while the weights, and hence the loss, stay finite. Nothing
+here checks for it, as that would cost a host sync per step: optarena's trainer stops the run at a
+non-finite gradient norm, before the step (status "diverged", reason "non-finite gradient", see
+optarena.train.divergence); outside it, check ``torch.nn.utils.clip_grad_norm_``'s result yourself.
 """
 
 from __future__ import annotations

@@ -100,8 +100,8 @@ def names() -> list[str]:
 
 
 def get_spec(name: str) -> OptimizerSpec:
-    try:
-        return REGISTRY[name]
-    except KeyError:
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    if spec is None:
         raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(names())} "
-                         "(or a dotted class path such as 'torch.optim.NAdam')") from None
+                         "(or a dotted class path such as 'torch.optim.NAdam')")
+    return spec

@@ -2,7 +2,8 @@
 
 DIR/checkpoint.pt holds the model (unwrapped: no DDP/compile prefixes), optimizer, LR scheduler,
 data-loader position, RNG states (torch, CUDA, Python, NumPy), the step, the divergence guard's
-reference loss, the elapsed time and the metrics history, plus the resolved config that made it.
+state (its reference loss and ln V count), the elapsed time and the metrics history, plus the
+resolved config that made it.
 It is written to a temporary file in the same directory and moved over the old one with
 os.replace, so a crash leaves either the previous checkpoint or the new one, never half of one.
 Only rank 0 writes; every rank reads it back. The file holds tensors and plain Python values only,

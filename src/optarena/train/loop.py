@@ -4,8 +4,11 @@ Per step: one global batch (data.batch_tokens), split into micro-batches of data
 sequences per rank; each micro-loss is divided by the number of micro-steps before backward, so
 the accumulated gradient is that of the mean loss over the global batch, whatever the split. Then
 global-norm gradient clipping (the pre-clip norm is logged), the optimizer step and the LR
-schedule. A step's loss is averaged over ranks; it drives the divergence rule (divergence.py),
-which stops the run with status "diverged" and no exception, so a suite goes on.
+schedule. A step's loss is averaged over ranks; it and the gradient norm drive the divergence rules
+(divergence.py), checked before the optimizer step, which is then not taken; at each log point (and
+the last step, before its evaluation) the weights after the step and the loss against ln V are checked
+too. Divergence stops the run with status "diverged", its step and reason, and no exception, so a
+suite goes on.
 
 The run directory holds metrics.jsonl (metrics.py), run.json (record.py) and checkpoint.pt
 (checkpoint.py). `run.resume` continues from the checkpoint: the result equals the uninterrupted
@@ -52,6 +55,7 @@ class RunResult:
     steps: int
     tokens: int
     history: list[dict[str, Any]] = field(repr=False)  # the metrics.jsonl entries
+    diverged_reason: str | None = None  # which rule of divergence.py stopped the run
 
 
 def train(cfg: TrainConfig) -> RunResult:
@@ -74,7 +78,9 @@ class Trainer:
         self.data = resolve_data(cfg.data.source)
         self.plan = make_plan(cfg, self.data.vocab_size, dist.world_size)
         self.parts = build(cfg, self.plan, self.data, dist)
-        self.step, self.history, self.elapsed0, self.guard = 0, [], 0.0, DivergenceGuard()
+        self.step, self.history, self.elapsed0 = 0, [], 0.0
+        self.guard = DivergenceGuard(uniform_loss=math.log(self.plan.model.vocab_size))
+        self.diverged_reason: str | None = None
         if resuming:
             self._restore(ckpt)
         mirrors = []
@@ -105,23 +111,27 @@ class Trainer:
         meter = _Meter()
         while self.step < T:
             with meter.timing():
-                loss, grad_norm, lr = self._train_step()
+                loss, grad_norm, lr, reason = self._train_step()
             self.step += 1
             meter.tokens += self.plan.batch_tokens
             self.progress.step()
-            diverged = self.guard.check(loss)
-            evals = not diverged and (self.step == T or _every(self.step, log.eval_every))
-            if diverged or evals or _every(self.step, log.log_every):
+            point = self.step == T or _every(self.step, log.log_every)
+            if reason is None and point:  # before a final evaluation would score broken weights
+                reason = self.guard.check_point(loss, self._largest_weight())
+            evals = reason is None and (self.step == T or _every(self.step, log.eval_every))
+            if reason or evals or point:
                 self._log(loss, grad_norm, lr, meter, evals)
-            if diverged:
-                self.progress.message(f"diverged at step {self.step}: loss {loss:.4g}")
+            if reason:
+                self.diverged_reason = reason
+                self.progress.message(f"diverged at step {self.step}: {reason} (loss {loss:.4g})")
                 return "diverged"
             if self.step == T or _every(self.step, log.checkpoint_every):
                 self._save()
         return "finished"
 
-    def _train_step(self) -> tuple[float, float, float]:
-        """One optimizer step; returns (mean loss over the global batch, pre-clip grad norm, LR)."""
+    def _train_step(self) -> tuple[float, float, float, str | None]:
+        """One optimizer step; returns (mean loss over the global batch, pre-clip grad norm, LR, the
+        divergence rule it trips or None). A step that trips one is not taken."""
         p, plan, device = self.parts, self.plan, self.dist.device
         x_BT, y_BT = next(p.loader)  # this rank's share of the global batch
         micro = list(zip(x_BT.split(plan.micro_batch), y_BT.split(plan.micro_batch)))
@@ -135,13 +145,21 @@ class Trainer:
                     loss = p.train_model(x_bT.to(device), y_bT.to(device))
                 (loss / plan.accum_steps).backward()
             loss_sum += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), self.max_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), self.max_norm).item()
         lr = self.cfg.optim.lr * p.scheduler.lr_lambdas[0](p.scheduler.last_epoch)  # peak LR x s(t)
-        p.optimizer.step()
-        p.scheduler.step()
+        loss_mean = all_reduce_mean(loss_sum / plan.accum_steps, self.dist).item()
+        reason = self.guard.check(loss_mean, grad_norm)
+        if reason is None:
+            p.optimizer.step()
+            p.scheduler.step()
         p.optimizer.zero_grad(set_to_none=True)
-        loss_mean = all_reduce_mean(loss_sum / plan.accum_steps, self.dist)
-        return loss_mean.item(), grad_norm.item(), lr
+        return loss_mean, grad_norm, lr, reason
+
+    def _largest_weight(self) -> float:
+        """max |w| over the model: non-finite exactly when a weight is (an L2 norm would overflow
+        to inf for finite ±1e30 weights); one reduction per tensor and one host sync."""
+        norms = torch._foreach_norm([p.detach() for p in self.parts.model.parameters()], ord=math.inf)
+        return torch.stack([n.float() for n in norms]).max().item()
 
     def _log(self, loss: float, grad_norm: float, lr: float, meter: _Meter, evals: bool) -> None:
         entry = {"step": self.step, "tokens": self.step * self.plan.batch_tokens, "train_loss": loss,
@@ -181,7 +199,7 @@ class Trainer:
             "step": self.step, "config": self.cfg.to_dict(), "model": p.model.state_dict(),
             "optimizer": p.optimizer.state_dict(), "scheduler": p.scheduler.state_dict(),
             "loader": p.loader.state_dict(), "rng": checkpoint.rng_state(),
-            "initial_loss": self.guard.initial_loss, "elapsed_s": self._elapsed(), "history": self.history,
+            "divergence": self.guard.state_dict(), "elapsed_s": self._elapsed(), "history": self.history,
         })
         self.record.update(steps=self.step, tokens=self.step * self.plan.batch_tokens, elapsed_s=self._elapsed())
 
@@ -195,7 +213,9 @@ class Trainer:
         p.loader.load_state_dict(state["loader"])
         checkpoint.set_rng_state(state["rng"])
         self.step, self.history = state["step"], list(state["history"])
-        self.elapsed0, self.guard.initial_loss = state["elapsed_s"], state["initial_loss"]
+        self.elapsed0 = state["elapsed_s"]
+        # checkpoints from before the parameter and ln V rules hold the reference loss alone
+        self.guard.load_state_dict(state.get("divergence") or {"initial_loss": state["initial_loss"]})
 
     def _record_fields(self, resuming: bool) -> dict[str, Any]:
         previous = _read_json(self.out / RECORD_FILENAME) if resuming else {}
@@ -217,10 +237,12 @@ class Trainer:
         tokens = self.step * self.plan.batch_tokens
         self.record.update(status=status, final_val_loss=final, diverged_at_step=diverged_at,
                            diverged_loss=last.get("train_loss") if diverged_at else None,
+                           diverged_reason=self.diverged_reason,
                            steps=self.step, tokens=tokens, elapsed_s=self._elapsed(), finished_at=now())
         if final is not None:
             self.progress.message(f"finished: final val_loss {final:.4f} after {self.step} steps, {tokens:,} tokens")
-        return RunResult(self.out, status, final, diverged_at, self.step, tokens, list(self.history))
+        return RunResult(self.out, status, final, diverged_at, self.step, tokens, list(self.history),
+                         self.diverged_reason)
 
 
 class _Meter:

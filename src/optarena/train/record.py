@@ -6,7 +6,9 @@
     data              the data source's meta (tokenizer, vocab, entropies for synthetic data)
     final_val_loss    mean cross-entropy (nats/token) on the final evaluation set (the whole validation
                       set, or its first log.final_eval_tokens targets); null unless finished
-    diverged_at_step  the step whose loss tripped the divergence rule (see divergence.py), or null
+    diverged_at_step  the step that tripped a divergence rule (see divergence.py), or null
+    diverged_reason   which rule: "non-finite loss", "non-finite gradient", "non-finite parameters",
+                      "loss ... above the threshold ...", "loss stuck at ln(V) ..."; null unless diverged
     steps, tokens     optimizer steps and training tokens done so far
     git               commit of the optarena source tree and whether tracked files were modified
     versions          python, torch, numpy, optarena (+ CUDA/cuDNN when present)
