@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if _is_rank0():
         loss = "-" if result.final_val_loss is None else f"{result.final_val_loss:.4f}"
-        at = f" at step {result.diverged_at_step}" if result.diverged_at_step else ""
+        at = f" at step {result.diverged_at_step} ({result.diverged_reason})" if result.diverged_at_step else ""
         print(f"{result.status}{at}: final_val_loss {loss}, {result.steps} steps, "
               f"{result.tokens:,} tokens -> {result.out}")
     return 0
