@@ -208,3 +208,16 @@ def test_report_flags_an_untuned_lr_table(tmp_path, tuned):
     md, _ = build_report(tmp_path, num_bootstrap=0)
     flagged = "**LR table not tuned.** This suite's LRs come from `quick_lrs.toml`" in md.read_text()
     assert flagged == (tuned is False)
+
+
+def test_a_cell_without_any_test_says_so_in_its_caption(tmp_path):
+    import sqlite3
+
+    db = write_db(tmp_path, sizes=("tiny",))
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM runs WHERE seed > 0")  # one seed everywhere: no Welch test is possible
+    con.commit()
+    con.close()
+    md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
+    assert "Verdict: none in this cell. A Welch test needs two or more seeds on both sides" in md
+    assert "adjusted p over the 0 tests" not in md

@@ -12,6 +12,7 @@ from optarena.report.curves import MeanCurve, checkpoints, loss_ratio, mean_curv
 from optarena.report.document import Block, Figure, Heading, Styled, Table, Text
 from optarena.report.floors import below
 from optarena.report.results import Results
+from optarena.report.sensitivity import chosen, sensitivity_table
 from optarena.report.standings import ALPHA, Cell, Standing
 
 VERDICT_TONE = {"better": "good", "worse": "bad"}
@@ -29,6 +30,8 @@ FLOOR_MEANING = {
     "entropy rate": "the synthetic source's exact entropy: no model goes below it",
 }
 NOT_LM = "this cell does not measure language modelling"
+TUNED_NOTE = (" Where more than the LR is tuned, a curve is the LR's last sweep and the circle the chosen point, "
+              "which a later sweep of the other hyperparameters may have lowered (their table is above).")
 
 
 def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data: bool) -> list[Block]:
@@ -36,6 +39,8 @@ def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data
     means = {s.optimizer: c for s in cell.standings if (c := mean_curve(s, results.curves)) is not None}
     blocks: list[Block] = [Heading(fmt.cell_label(cell, with_data), 3), Text(_cell_summary(cell, results))]
     blocks += [leaderboard_table(cell), floors_block(cell)]
+    if (table := sensitivity_table(cell, results)) is not None:
+        blocks.append(table)
     if cell.not_language_modelling:
         blocks.append(Text(not_lm_warning(cell), "warn"))
     if any(s.edge for s in cell.standings):
@@ -73,7 +78,8 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
                 figures.lr_sensitivity(cell, colours, f"LR sensitivity, {label}", floors),
                 "LR sensitivity",
                 "Final validation loss against peak LR (mean ± std over seeds); x on the top edge: "
-                "diverged; open circle: best LR." + _floors_caption(cell),
+                "diverged; open circle: best LR." + TUNED_NOTE * any(s.tuned for s in cell.standings)
+                + _floors_caption(cell),
             )
         )
     if ratios:
@@ -128,7 +134,7 @@ def leaderboard_table(cell: Cell) -> Table:
             f"`{s.optimizer}`",
             _loss_cell(s),
             *_versus(s, cell),
-            fmt.lr(s.best_lr),
+            chosen(s.best_lr, s.tuned),
             _grid_cell(s),
             _diverged_cell(s),
             fmt.count(s.tokens_per_s),
@@ -149,6 +155,9 @@ def _verdict_caption(cell: Cell) -> str:
     if cell.baseline is None:
         return f"No finished {who} run in this cell: no Δ and no verdict."
     m = cell.num_tests
+    if m == 0:
+        return (f"Verdict: none in this cell. A Welch test needs two or more seeds on both sides; no optimizer "
+                f"here has them beside {who}'s.")
     return (f"Verdict: Welch's two-sided t-test of each optimizer's seeds against {who}'s, decided on its "
             f"Holm–Bonferroni adjusted p over the {m} test{'s' if m != 1 else ''} of this cell at α = {ALPHA:g}, "
             "so the chance of any false verdict in the cell is at most α. p (Welch): the unadjusted p.")
