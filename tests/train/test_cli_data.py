@@ -67,3 +67,11 @@ def test_train_on_embedded(tmp_path):
                                       "batch_tokens": 512, "steps": 3, "eval_every": 0,
                                       "out": str(tmp_path), "progress": "off"}))
     assert result.status == "finished" and result.final_val_loss < 9.2  # ln 8192 = 9.01 at the start
+
+
+def test_embedded_builds_a_variant_and_refuses_an_unknown_tokenizer(capsys):
+    assert main(["data", "embedded", "--tokenizer", "bytes"]) == 0
+    path, *meta = capsys.readouterr().out.splitlines()
+    assert path == str(default_cache_dir("bytes")) and json.loads("\n".join(meta))["vocab_size"] == 257
+    assert main(["data", "embedded", "--tokenizer", "words"]) == 2
+    assert "optarena data embedded: error: tokenizer spec must be" in capsys.readouterr().err

@@ -15,15 +15,17 @@ def register(sub) -> None:
     prep.add_argument("inputs", nargs="+", metavar="INPUT",
                       help=".txt / .jsonl / .parquet files or directories, or hf:<name>[:<config>]")
     prep.add_argument("--out", required=True, metavar="DIR", help="the shard directory (use it as --data DIR)")
-    prep.add_argument("--tokenizer", default="auto", help="auto | gpt2 | bpe:<vocab> (default auto)")
+    prep.add_argument("--tokenizer", default="auto", help="auto | gpt2 | bytes | bpe:<vocab> (default auto)")
     prep.add_argument("--val-fraction", type=float, default=0.05, help="share of documents held out (0.05)")
     prep.add_argument("--shard-tokens", type=int, default=10**8, help="tokens per shard (10^8)")
     prep.add_argument("--no-progress", action="store_true", help="no progress bar")
     prep.set_defaults(func=run_prepare)
 
     emb = actions.add_parser("embedded", help="build the embedded corpus once, then print its path and meta")
+    emb.add_argument("--tokenizer", default="bpe:8192",
+                     help="bpe:8192 (default, --data embedded) | bytes (--data embedded:bytes) | bpe:<vocab>")
     emb.add_argument("--cache-dir", metavar="DIR",
-                     help="default $OPTARENA_DATA/embedded, else ~/.cache/optarena/data/embedded")
+                     help="default $OPTARENA_DATA/embedded[-<variant>], else ~/.cache/optarena/data/embedded[-<variant>]")
     emb.set_defaults(func=run_embedded)
 
 
@@ -43,7 +45,11 @@ def run_prepare(args: argparse.Namespace) -> int:
 def run_embedded(args: argparse.Namespace) -> int:
     from optarena.data import ensure_embedded
 
-    path = ensure_embedded(args.cache_dir)
+    try:
+        path = ensure_embedded(args.cache_dir, tokenizer=args.tokenizer)
+    except ValueError as e:
+        print(f"optarena data embedded: error: {e}", file=sys.stderr)
+        return 2
     print(path)
     print((path / "meta.json").read_text().strip())
     return 0
