@@ -133,3 +133,26 @@ def test_to_dict_round_trips():
     cfg = load_config(None, {"lr": 2e-3, "hp.betas": "(0.9, 0.95)", "out": "x"})
     back = load_config(None, [(f"{s}.{k}", v) for s, d in cfg.to_dict().items() for k, v in d.items()])
     assert back == cfg
+
+
+def test_optimizer_roles_pass_through_the_config_to_create():
+    from optarena.model import Transformer, get_preset
+    from optarena.train.build import make_optimizer
+
+    model = Transformer(get_preset("tiny", vocab_size=64))
+    lrs = {}
+    for scale in (None, 1.0, 2.0):
+        hp = {} if scale is None else {"roles": {"attention": {"lr_scale": scale}}}
+        cfg = load_config(None, {"name": "svrm", "lr": 1e-3, "hp": hp})
+        groups = make_optimizer(cfg, model, 100).param_groups
+        lrs[scale] = {g["role"]: g["lr"] for g in groups}
+    assert lrs[None]["attention"] == pytest.approx(1.1e-3)  # SVRM's s_p default
+    assert lrs[1.0]["attention"] == pytest.approx(1e-3) and lrs[2.0]["attention"] == pytest.approx(2e-3)
+    assert lrs[2.0]["mlp"] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("roles, match", [({"attn": {"lr_scale": 1.0}}, "unknown role 'attn'"),
+                                          ({"attention": 1.0}, "must map roles to tables")])
+def test_bad_optimizer_roles_are_refused_by_name(roles, match):
+    with pytest.raises(ValueError, match=match):
+        load_config(None, {"name": "svrm", "hp": {"roles": roles}})

@@ -250,6 +250,8 @@ def suggest(word: str, options: typing.Iterable[str]) -> str:
 
 def _frozen_value(v: Any) -> Any:
     # TOML arrays arrive as lists; optimizers expect tuples (betas), and tuples keep the config inert.
+    if isinstance(v, dict):  # `roles` tables
+        return {k: _frozen_value(x) for k, x in v.items()}
     return tuple(_frozen_value(x) for x in v) if isinstance(v, list) else v
 
 
@@ -258,12 +260,28 @@ def _check_hyperparameters(name: str, hp: dict[str, Any]) -> None:
 
     accepted = accepted_hyperparameters(optimizer_class(name))
     for key in hp:
+        if key == "roles":  # per-role overrides, passed to optim.create(roles=...)
+            _check_roles(hp[key])
+            continue
         if key in ("lr", "total_steps"):
             raise ValueError(f"optim.hp.{key}: set by the trainer "
                              f"({'use optim.lr' if key == 'lr' else 'from the budget'})")
         if key not in accepted:
             raise ValueError(f"optim.hp.{key}: {name} has no hyperparameter {key!r}"
                              f"{suggest(key, accepted)}; it accepts: {', '.join(accepted)}")
+
+
+def _check_roles(roles: Any) -> None:
+    """optim.hp.roles: {role: {hyperparameter: value}}; the values are checked when the optimizer is built."""
+    from optarena.optim.partition import ROLES
+
+    if not isinstance(roles, dict) or not all(isinstance(v, dict) for v in roles.values()):
+        raise ValueError(f"optim.hp.roles must map roles to tables of settings, e.g. "
+                         f"{{attention = {{lr_scale = 1.1}}}}, got {roles!r}")
+    for role in roles:
+        if role not in ROLES:
+            raise ValueError(f"optim.hp.roles: unknown role {role!r}{suggest(role, ROLES)}; roles are: "
+                             f"{', '.join(ROLES)}")
 
 
 def optimizer_class(name: str) -> type:
