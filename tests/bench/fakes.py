@@ -1,7 +1,9 @@
-"""Fake trainers for the runner: instant, deterministic, with a known best LR.
+"""Fake trainers for the runner: instant, deterministic, with a known best LR (and weight decay).
 
-final_val_loss = 3 + (ln lr - ln lr*)^2, lr* per optimizer; at or above `diverge_above` a run
-diverges, at `fail_at` it raises, and at `die_at` (first budget) the worker process exits.
+final_val_loss = 3 + (ln lr - ln lr*)^2, lr* per optimizer; with `wd_targets`, plus
+(ln(wd + 1e-3) - ln(wd* + 1e-3))^2 for the run's weight_decay wd, and `coupling` c moves the best LR
+with it: lr*(wd) = lr* (1 + c wd). At or above `diverge_above` a run diverges, at `fail_at` it
+raises, and at `die_at` (first budget) the worker process exits.
 Module-level and configured by functools.partial, so the spawned worker processes of --jobs can
 unpickle them. `fake_trainer` stands in for the trainer itself, under the real worker.
 """
@@ -15,7 +17,8 @@ from typing import Any
 
 
 def fake_train(job, targets: dict[str, float], diverge_above: float = math.inf,
-               fail_at: float | None = None, die_at: float | None = None, log: list | None = None) -> dict[str, Any]:
+               fail_at: float | None = None, die_at: float | None = None, log: list | None = None,
+               wd_targets: dict[str, float] | None = None, coupling: float = 0.0) -> dict[str, Any]:
     cell = job.cell
     if log is not None:
         log.append(cell.key)
@@ -25,8 +28,11 @@ def fake_train(job, targets: dict[str, float], diverge_above: float = math.inf,
         raise ValueError(f"boom at lr {cell.lr}")
     if cell.lr >= diverge_above:
         return {"status": "diverged", "diverged_at_step": 3, "steps": 3, "curves": []}
-    target = targets[cell.group.variant.name]
+    name, wd = cell.group.variant.name, cell.hp().get("weight_decay", 0.0)
+    target = targets[name] * (1 + coupling * wd)
     loss = 3.0 + (math.log(cell.lr) - math.log(target)) ** 2 + 1e-3 * cell.seed
+    if wd_targets is not None:
+        loss += (math.log(wd + 1e-3) - math.log(wd_targets[name] + 1e-3)) ** 2
     curves = [{"step": s, "tokens": 256 * s, "train_loss": loss + 1 / s, "val_loss": None, "lr": cell.lr}
               for s in (1, 2)]
     curves[-1]["val_loss"] = loss

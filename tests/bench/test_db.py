@@ -14,10 +14,11 @@ CONTRACT = {
              "tokens", "data", "phase", "status", "final_val_loss", "diverged_at_step", "steps", "tokens_per_s",
              "opt_state_bytes", "opt_step_s", "params_total", "params_nonemb", "flops_per_token", "loss_floor",
              "out_dir", "error", "config_json", "record_json", "started_at", "finished_at", "wall_s", "pid",
-             "host", "peak_mem_bytes", "unigram_floor", "bigram_floor", "final_val_tokens"],
+             "host", "peak_mem_bytes", "unigram_floor", "bigram_floor", "final_val_tokens", "curve_val_tokens",
+             "curve_unigram_floor", "curve_bigram_floor", "tuned_json"],
     "curves": ["run_id", "step", "tokens", "train_loss", "val_loss", "lr"],
     "choices": ["model", "optimizer", "tokens", "data", "best_lr", "at_edge", "n_lr_points", "best_val_loss",
-                "lr_source"],
+                "lr_source", "tuned_json"],
 }  # fmt: skip
 
 

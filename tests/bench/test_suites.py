@@ -15,7 +15,8 @@ from optarena.model import Transformer, get_preset
 from optarena.train import load_config
 from optarena.train.build import make_optimizer
 
-EXPECTED = {"cpu-tier", "quick", "quick-seeds", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
+EXPECTED = {"cpu-tier", "svrm-sp", "dms-components", "stable-momentum-betas", "dms-134m", "stable-momentum-134m",
+            "svrm-134m", "quick", "quick-seeds", "quick-sweep", "seed-134m", "grams-pretrain", "adana-ladder", "adana-kappa",
             "stable-momentum-clip", "svrm-gamma", "ladder-synthetic"}
 
 
@@ -32,8 +33,8 @@ def test_the_named_suites_are_shipped():
 
 @pytest.mark.parametrize("name, full", MODES)
 def test_every_cell_config_builds(name, full, shard_dir, tmp_path):
-    """Every optimizer row's settings pass the trainer's checks and build on a model: a typo in a
-    suite's hyperparameters fails here, not hours into a GPU run."""
+    """Every optimizer row's settings pass the trainer's checks and build on a model, at each value of
+    its tuned hyperparameters too: a typo in a suite's hyperparameters fails here, not hours into a GPU run."""
     suite = load_suite(name, full=full, data=str(shard_dir))
     groups = resolve_groups(suite, data_info(suite.data))
     assert len(groups) == len(suite.models) * len(suite.budgets) * len(suite.variants)
@@ -41,8 +42,13 @@ def test_every_cell_config_builds(name, full, shard_dir, tmp_path):
     for g in groups:
         if g.model != suite.models[0] or g.budget != suite.budgets[0]:
             continue
-        cfg = load_config(None, Cell(g, suite.lr_mults[-1], 0, "sweep").overrides(suite, tmp_path / "x"))
-        make_optimizer(cfg, model, max(g.steps, 64))  # the tiny test data shrinks ratio budgets below delta
+        starts = tuple((t.name, t.start) for t in g.variant.tune)
+        points = [starts] + [tuple((u.name, x if u is t else u.start) for u in g.variant.tune)
+                             for t in g.variant.tune for x in t.grid]
+        for tuned in points:
+            cell = Cell(g, suite.lr_mults[-1], 0, "sweep", tuned)
+            cfg = load_config(None, cell.overrides(suite, tmp_path / "x"))
+            make_optimizer(cfg, model, max(g.steps, 64))  # the tiny test data shrinks ratio budgets below delta
 
 
 def test_quick_covers_every_optimizer_at_one_lr():
@@ -53,7 +59,7 @@ def test_quick_covers_every_optimizer_at_one_lr():
     assert load_suite("quick-sweep").train == suite.train  # the table was tuned under these settings
 
 
-def test_quick_seeds_is_quick_with_three_seeds_each():
+def test_quick_seeds_is_quick_with_three_seeds_each_and_six_for_adamw():
     quick, seeds = load_suite("quick"), load_suite("quick-seeds")
 
     def no_seeds(suite):
@@ -61,7 +67,8 @@ def test_quick_seeds_is_quick_with_three_seeds_each():
 
     assert no_seeds(seeds) == no_seeds(quick) and seeds.train == quick.train and seeds.lr_table == quick.lr_table
     assert seeds.budgets == quick.budgets and seeds.lr_mults == quick.lr_mults
-    assert {seeds.seeds_of(v) for v in seeds.variants} == {3}
+    assert {v.name: seeds.seeds_of(v) for v in seeds.variants} == {v.name: 6 if v.name == "adamw" else 3
+                                                                   for v in quick.variants}
 
 
 def test_quick_lr_table_has_every_optimizer():
@@ -77,6 +84,7 @@ def test_smoke_shrinks_any_suite(name):
     assert s.models == ("tiny",) and len(s.lr_mults) <= 2 and s.max_extend == 0 and s.seeds <= 2
     assert all(b.kind == "tokens" and b.value <= 12 * 256 for b in s.budgets)
     assert [v.name for v in s.variants] == [v.name for v in load_suite(name).variants]
+    assert s.tune_rounds == 1 and all(len(t.grid) == 2 and t.start in t.grid for v in s.variants for t in v.tune)
 
 
 def test_dry_run_and_list(capsys, shard_dir):
@@ -85,7 +93,8 @@ def test_dry_run_and_list(capsys, shard_dir):
     assert all(name in listing for name in EXPECTED)
     assert main(["bench", "seed-134m", "--dry-run", "--data", str(shard_dir)]) == 0
     out = capsys.readouterr().out
-    assert "30 cells" in out and "training tokens in all" in out and "stable-momentum" in out
+    assert "48 cells" in out and "training tokens in all" in out and "stable-momentum" in out  # 6 x (3 + 3 + 2)
+    assert "weight_decay 0, 0.01*, 0.03, 0.1" in out and "weight_decay 0*, 2e-05, 6e-05, 0.0002" in out
     assert main(["bench", "seed-134m", "--full", "--dry-run", "--data", "/nonexistent/fineweb"]) == 0
     out = capsys.readouterr().out
     assert "not found" in out and "2,471,493,632" in out  # 20 x 123.6M parameters, whole batches
@@ -145,3 +154,15 @@ def test_baseline_names_one_of_the_suites_optimizers(write_suite, tmp_path):
     from optarena.bench.runner import suite_summary
 
     assert suite_summary(load_suite("grams-pretrain"))["baseline"] == "adam"  # stored as meta.suite_json
+
+
+def test_seed_134m_tunes_weight_decay_from_each_optimizers_own():
+    """Untuned, each optimizer ran at its own default weight decay (AdamW torch's 0.01, SVRM 0.1); now each
+    sweeps 4 from there, DMS on CPU a grid for its ~4000x LR; grams-pretrain keeps the paper's WD 0."""
+    starts = {v.name: [(t.name, t.start, len(t.grid)) for t in v.tune] for v in load_suite("seed-134m").variants}
+    assert starts == {name: [("weight_decay", start, 4)] for name, start in
+                      [("adamw", 0.01), ("muon", 0.0), ("lion", 0.0), ("dms", 0.0), ("stable-momentum", 0.0),
+                       ("svrm", 0.1)]}
+    full = {v.name: v.tune[0].grid for v in load_suite("seed-134m", full=True).variants}
+    assert full["dms"] == full["adamw"] == (0.0, 0.01, 0.03, 0.1)
+    assert not load_suite("grams-pretrain").tunes_more

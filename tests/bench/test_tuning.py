@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
+import sqlite3
+from pathlib import Path
 
 import pytest
 
 from optarena.bench import ResultsDB, load_suite, run_suite
+from optarena.bench.cells import Group
+from optarena.bench.suite import Budget, Suite, Variant
+from optarena.bench.tuning import INF, plan_group
 
 from .fakes import fake_train
 
@@ -91,3 +97,28 @@ def test_fixed_lr_suite_runs_each_optimizer_once(write_suite, tmp_path):
     assert len(calls) == 4  # adamw x 3 seeds, lion x 1
     assert {r["phase"] for r in db.runs() if r["seed"] == 0} == {"fixed"}
     assert choice(db, "adamw")["n_lr_points"] == 1 and choice(db, "adamw")["at_edge"] is None
+
+
+RESULTS = Path(__file__).parents[2] / "docs" / "results"
+
+
+@pytest.mark.parametrize("name", ["quick-sweep", "quick-seeds"])
+def test_a_shipped_database_resumes_unchanged(name):
+    """Every cell the planner asks of a suite that tunes nothing besides the LR is already in a database
+    made before the coordinate search existed, under its key, and the choice is the one recorded."""
+    con = sqlite3.connect(f"file:{RESULTS / name / 'results.db'}?mode=ro", uri=True)
+    con.row_factory = sqlite3.Row
+    s = json.loads(dict(con.execute("SELECT key, value FROM meta").fetchall())["suite_json"])
+    variants = {v["name"]: Variant(**{**v, "scale": tuple(v["scale"])}) for v in s["variants"]}
+    suite = Suite(s["name"], s["description"], tuple(s["models"]), s["data"], (Budget(**s["budgets"][0]),),
+                  tuple(variants.values()), tuple(s["lr_mults"]), s["max_extend"], s["seeds"])
+    runs = {r["cell"]: r for r in con.execute("SELECT cell, status, final_val_loss FROM runs")}
+    losses = {k: r["final_val_loss"] if r["status"] == "finished" else INF for k, r in runs.items()}
+    choices = con.execute("SELECT * FROM choices").fetchall()
+    assert len(choices) == len(variants)
+    for c in choices:
+        group = Group(c["model"], variants[c["optimizer"]], suite.budgets[0], c["tokens"], 0, c["data"], 0.0, 0, None)
+        plan = plan_group(suite, group, losses)
+        assert plan.settled and {cell.key for cell in plan.cells} <= set(runs)
+        assert math.isclose(group.variant.centre(group.model) * plan.best_mult, c["best_lr"], rel_tol=1e-6)
+        assert (plan.n_points, plan.at_edge) == (c["n_lr_points"], bool(c["at_edge"]))

@@ -5,11 +5,13 @@
     >>> ResultsDB("results/quick").runs(status="finished")
 
     suite.py     a suite TOML -> Suite: models x optimizers x LR grid x seeds x budgets x data
+    tuned.py     the hyperparameters a suite tunes besides the LR: `tune` grids, checked fair
     files.py     the named suites; a suite file with its base (`extends`) and [full] merged
     smoke.py     --smoke: any suite shrunk to seconds
     lrtable.py   tuned LR tables: read by suites, written from a sweep's database
     cells.py     one run of a suite: its key, directory and trainer settings; budgets resolved
-    tuning.py    fair tuning: sweep, grid extension at an edge, finalist seeds, the LR choice
+    tuning.py    fair tuning: a coordinate search (LR, then each tuned hyperparameter), grid
+                 extension at an edge, finalist seeds, the choice
     db.py        DIR/results.db: the schema (the report's contract) and its read/write API
     worker.py    one cell in a worker process; optimizer memory and step time measured
     runner.py    run_suite: the resumable loop over cells, several jobs at a time

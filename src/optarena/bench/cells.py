@@ -1,13 +1,16 @@
 """Cells: one training run of a suite, its deterministic key, and the trainer settings it implies.
 
 A *group* is one comparison: (model, optimizer variant, token budget, data). Its *cells* are the
-runs at each LR of its grid and each finalist seed. The key of a cell is
+runs at each point of its coordinate search (tuning.py) and each finalist seed. The key of a cell is
 
-    model|optimizer|lr|seed|tokens|data
+    model|optimizer|lr|seed|tokens|data[|name=value ...]
 
 with the LR at 6 significant digits, so that a rerun of the suite recognises finished cells, and a
 budget given as a Chinchilla ratio is keyed by the tokens it resolves to (`Plan.tokens`: whole
-batches), which is also what the trainer is told, so the key and the run cannot disagree.
+batches), which is also what the trainer is told, so the key and the run cannot disagree. A tuned
+hyperparameter (tuned.py) adds `|name=value` where the cell moves it from its start, the optimizer's
+own value: a cell at the starts is the very run a suite without `tune` makes, under the same key, so
+adding `tune` to a suite resumes its database, and a suite that tunes nothing keeps today's keys.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .suite import Budget, Suite, Variant
+from .tuned import show
 
 PHASES = ("sweep", "extend", "seeds", "fixed")
 
@@ -58,6 +62,7 @@ class Cell:
     lr_mult: float
     seed: int
     phase: str
+    tuned: tuple[tuple[str, Any], ...] = ()  # (name, value) of each tuned hyperparameter; () = their starts
 
     @property
     def lr(self) -> float:
@@ -66,16 +71,25 @@ class Cell:
     @property
     def key(self) -> str:
         g = self.group
-        return f"{g.model}|{g.variant.name}|{self.lr:.6g}|{self.seed}|{g.tokens}|{g.data}"
+        moved = "".join(f"|{name}={show(x)}" for name, x in self.moved())
+        return f"{g.model}|{g.variant.name}|{self.lr:.6g}|{self.seed}|{g.tokens}|{g.data}{moved}"
+
+    def moved(self) -> list[tuple[str, Any]]:
+        """The tuned hyperparameters this cell sets away from their starts."""
+        starts = {t.name: t.start for t in self.group.variant.tune}
+        return [(name, x) for name, x in self.tuned if x != starts[name]]
 
     def hp(self) -> dict[str, Any]:
-        """The optimizer's hyperparameters besides lr; `scale` ones move with the LR multiplier."""
+        """The optimizer's hyperparameters besides lr; `scale` ones move with the LR multiplier, tuned
+        ones are the cell's."""
         v = self.group.variant
-        return {k: (x * self.lr_mult if k in v.scale else x) for k, x in v.opt.items()}
+        return {**{k: (x * self.lr_mult if k in v.scale else x) for k, x in v.opt.items()}, **dict(self.tuned)}
 
     def out_dir(self, root: Path) -> Path:
         g = self.group
-        slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", f"{g.model}_{g.variant.name}_lr{self.lr:.4g}_s{self.seed}_t{g.tokens}")
+        moved = "".join(f"_{name}={show(x)}" for name, x in self.moved())
+        slug = re.sub(r"[^A-Za-z0-9.=-]+", "_",
+                      f"{g.model}_{g.variant.name}_lr{self.lr:.4g}_s{self.seed}_t{g.tokens}{moved}")
         return root / "runs" / f"{slug}_{hashlib.sha1(self.key.encode()).hexdigest()[:8]}"
 
     def overrides(self, suite: Suite, out: Path) -> list[tuple[str, Any]]:
@@ -88,7 +102,8 @@ class Cell:
 
     def label(self) -> str:
         g = self.group
-        return (f"{g.model} · {g.variant.name} · lr {self.lr:.3g} (x{self.lr_mult:g}) · seed {self.seed} · "
+        tuned = "".join(f" · {name} {show(x)}" for name, x in self.tuned)
+        return (f"{g.model} · {g.variant.name} · lr {self.lr:.3g} (x{self.lr_mult:g}){tuned} · seed {self.seed} · "
                 f"{g.tokens:,} tok")
 
 

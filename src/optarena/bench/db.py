@@ -20,6 +20,12 @@ in `error`, retried by the next invocation of the suite.
                        source's entropy rate.
     runs.curve_val_tokens, curve_unigram_floor, curve_bigram_floor   added: the same floors on the
                        validation prefix the curve scores (log.eval_tokens), which may be shorter
+    runs.tuned_json    added: {hyperparameter: value} of the cell's tuned hyperparameters besides the
+                       LR (bench/tuned.py); NULL in a suite that tunes nothing. opt_json holds them too.
+    choices.tuned_json added: the coordinate search's last sweep of each coordinate, the LR's first
+                       (bench/tuning.py): [{"name": "lr" | hyperparameter, "value": chosen (an LR, not
+                       a multiplier), "at_edge": bool, "n_points": int, "at": {the other coordinates'
+                       values while it ran}}]; NULL where the suite tunes nothing besides the LR
     meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
                        settings_hash, created_at, optarena_version, git_commit
 
@@ -63,12 +69,13 @@ CREATE TABLE IF NOT EXISTS runs(
   started_at TEXT, finished_at TEXT, wall_s REAL, pid INTEGER,
   host TEXT, peak_mem_bytes INTEGER,
   unigram_floor REAL, bigram_floor REAL, final_val_tokens INTEGER,
-  curve_val_tokens INTEGER, curve_unigram_floor REAL, curve_bigram_floor REAL);
+  curve_val_tokens INTEGER, curve_unigram_floor REAL, curve_bigram_floor REAL,
+  tuned_json TEXT);
 CREATE TABLE IF NOT EXISTS curves(run_id INTEGER REFERENCES runs(id), step INTEGER, tokens INTEGER,
   train_loss REAL, val_loss REAL, lr REAL);
 CREATE INDEX IF NOT EXISTS curves_run ON curves(run_id);
 CREATE TABLE IF NOT EXISTS choices(model TEXT, optimizer TEXT, tokens INTEGER, data TEXT, best_lr REAL,
-  at_edge INTEGER, n_lr_points INTEGER, best_val_loss REAL, lr_source TEXT,
+  at_edge INTEGER, n_lr_points INTEGER, best_val_loss REAL, lr_source TEXT, tuned_json TEXT,
   PRIMARY KEY(model, optimizer, tokens, data));
 """
 

@@ -14,9 +14,10 @@ SUITES_DIR = Path(__file__).parent / "suites"
 TABLE_SUFFIX = "_lrs.toml"  # LR tables live beside the suites and are not suites themselves
 
 TOP_KEYS = ("name", "description", "extends", "models", "data", "tokens", "ratio", "lr_mults",
-            "max_extend", "seeds", "lr_table", "baseline", "train", "optimizers", "variant", "full")
-FULL_KEYS = ("models", "data", "tokens", "ratio", "lr_mults", "max_extend", "seeds", "train", "optimizers",
-             "variant", "lr_table")
+            "max_extend", "seeds", "lr_table", "baseline", "tune", "tune_rounds", "train", "optimizers",
+            "variant", "full")
+FULL_KEYS = ("models", "data", "tokens", "ratio", "lr_mults", "max_extend", "seeds", "tune", "tune_rounds",
+             "train", "optimizers", "variant", "lr_table")
 
 
 def named_suites() -> list[str]:

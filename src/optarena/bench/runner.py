@@ -1,10 +1,11 @@
 """`run_suite`: every cell of a suite into DIR/results.db, resumable, several at a time.
 
 The loop is a fixpoint. It reads the results, asks `tuning.plan_group` which cells each group
-needs now (sweep, then extensions, then finalist seeds), adds the new ones as "pending", starts
-as many as there are free job slots, and waits for one to finish; it stops when no cell is missing
-and none is in flight. A rerun therefore skips every finished or diverged cell, reruns failed ones
-and those a dead runner left "running", and picks the tuning up where it stopped.
+needs now (each coordinate's sweep and extensions in turn, then finalist seeds), records the choice
+of each settled group (its LR and, in `tuned_json`, every tuned coordinate's), adds the new cells as
+"pending", starts as many as there are free job slots, and waits for one to finish; it stops when
+no cell is missing and none is in flight. A rerun therefore skips every finished or diverged cell,
+reruns failed ones and those a dead runner left "running", and picks the tuning up where it stopped.
 
 Jobs run in worker processes (spawned: a fork of a process that has run torch's OpenMP can hang),
 one torch thread each by default, since the CPU's cores are shared by the jobs; on a machine with
@@ -33,7 +34,7 @@ from .cells import Cell, Group, data_info, resolve_groups
 from .db import ResultsDB, dumps
 from .progress import SuiteProgress
 from .suite import Suite
-from .tuning import INF, plan_group
+from .tuning import INF, GroupPlan, choice_sweeps, plan_group
 from .worker import Job, run_cell
 
 TrainFn = Callable[[Job], dict[str, Any]]
@@ -148,7 +149,7 @@ class _Runner:
         busy = {c.key for c, _, _ in self.inflight.values()}
         todo = [c for c in needed if c.key not in losses and c.key not in busy
                 and rows.get(c.key, {}).get("status") != "running"]
-        expected = [(p.cells, 0 if p.settled else self.suite.seeds_of(g.variant) - 1) for g, p in plans]
+        expected = [(p.cells, 0 if p.settled else self._to_come(g, p)) for g, p in plans]
         total = sum(len(cells) + more for cells, more in expected)
         remaining = sum((len([c for c in cells if c.key not in losses]) + more) * cells[0].group.cost
                         for cells, more in expected)
@@ -157,12 +158,18 @@ class _Runner:
         unsettled = sum(not p.settled for _, p in plans)
         return sorted(todo, key=lambda c: (PHASE_ORDER[c.phase], -c.group.cost)), unsettled
 
-    def _choice(self, g: Group, p) -> dict[str, Any]:
+    def _to_come(self, g: Group, p: GroupPlan) -> int:
+        """Cells an unsettled group will add to its plan's (for the count and the ETA): its seeds at
+        least, and the sweeps of its tuned hyperparameters not yet planned."""
+        return max(self.suite.cells_per_group(g.variant) - len(p.cells), self.suite.seeds_of(g.variant) - 1)
+
+    def _choice(self, g: Group, p: GroupPlan) -> dict[str, Any]:
         best_lr = None if p.best_mult is None else Cell(g, p.best_mult, 0, "sweep").lr
         source = "sweep" if self.suite.tuned else (self.suite.lr_table or "suite")
         return {"model": g.model, "optimizer": g.variant.name, "tokens": g.tokens, "data": g.data,
                 "best_lr": best_lr, "at_edge": None if p.at_edge is None else int(p.at_edge),
-                "n_lr_points": p.n_points, "best_val_loss": p.best_loss, "lr_source": source}
+                "n_lr_points": p.n_points, "best_val_loss": p.best_loss, "lr_source": source,
+                "tuned_json": dumps(choice_sweeps(g, p)) if g.variant.tune else None}
 
     # -- running ------------------------------------------------------------------------------------
     def _submit(self, todo: list[Cell]) -> None:
@@ -250,7 +257,8 @@ def _row(suite: Suite, cell: Cell, out: Path) -> dict[str, Any]:
     return {"cell": cell.key, "suite": suite.name, "model": g.model, "optimizer": g.variant.name,
             "optimizer_name": g.variant.optimizer, "opt_json": dumps(cell.hp()), "lr": cell.lr,
             "lr_mult": cell.lr_mult, "seed": cell.seed, "tokens": g.tokens, "data": g.data, "phase": cell.phase,
-            "params_total": g.params_total, "loss_floor": g.loss_floor, "out_dir": str(cell.out_dir(out))}
+            "params_total": g.params_total, "loss_floor": g.loss_floor, "out_dir": str(cell.out_dir(out)),
+            "tuned_json": dumps(dict(cell.tuned)) if cell.tuned else None}
 
 
 def _loss(row: dict[str, Any]) -> float:

@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 from .suite import Budget, Suite
+from .tuned import Tuned
 
 SMOKE_BATCH = 256
 SMOKE_TRAIN = (("data.seq_len", 32), ("data.batch_tokens", SMOKE_BATCH), ("data.micro_batch", None),
@@ -15,15 +16,17 @@ SMOKE_TRAIN = (("data.seq_len", 32), ("data.batch_tokens", SMOKE_BATCH), ("data.
 
 def smoke(suite: Suite) -> Suite:
     """The suite on the `tiny` model, 8-12 steps per run, at most 2 LR points, 2 budgets and 2 seeds,
-    no grid extension; every optimizer and variant kept (that is what a smoke run checks)."""
+    2 values of each tuned hyperparameter, one round, no grid extension; every optimizer and variant
+    kept (that is what a smoke run checks)."""
     model = suite.models[0]
-    variants = tuple(dataclasses.replace(v, lr=v.centre(model), seeds=min(v.seeds, 2) if v.seeds else None)
+    variants = tuple(dataclasses.replace(v, lr=v.centre(model), seeds=min(v.seeds, 2) if v.seeds else None,
+                                         tune=tuple(_two_values(t) for t in v.tune))
                      for v in suite.variants)
     # 8 steps at least: log-time methods need T >= delta = 8 (ADANA, AdEMAMix log-time).
     budgets = tuple(Budget("tokens", (8 + 4 * i) * SMOKE_BATCH) for i in range(min(2, len(suite.budgets))))
     return dataclasses.replace(suite, models=("tiny",), budgets=budgets, variants=variants,
                                lr_mults=_two_points(suite.lr_mults), max_extend=0, seeds=min(suite.seeds, 2),
-                               train=suite.train + SMOKE_TRAIN, mode="smoke")
+                               train=suite.train + SMOKE_TRAIN, mode="smoke", tune_rounds=1)
 
 
 def _two_points(mults: tuple[float, ...]) -> tuple[float, ...]:
@@ -33,3 +36,10 @@ def _two_points(mults: tuple[float, ...]) -> tuple[float, ...]:
     i = min(range(len(mults)), key=lambda j: abs(math.log(mults[j])))
     j = i + 1 if i + 1 < len(mults) else i - 1
     return tuple(sorted((mults[i], mults[j])))
+
+
+def _two_values(t: Tuned) -> Tuned:
+    """The start and the value after it in the grid (before it at the end)."""
+    i = t.grid.index(t.start)
+    j = i + 1 if i + 1 < len(t.grid) else i - 1
+    return dataclasses.replace(t, grid=tuple(x for k, x in enumerate(t.grid) if k in (i, j)))

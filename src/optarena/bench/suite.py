@@ -14,6 +14,10 @@
     lr_table = "quick_lrs.toml"         # optional: centre LRs from a tuned table (lrtable.py)
     baseline = "adamw"                  # the row the report compares the others with (this is the
                                         #   default); it must name one of the optimizers below
+    tune_rounds = 1                     # optional: passes of the coordinate search (tuning.py)
+
+    [tune]                              # optional: hyperparameters tuned after the LR, in order, as
+    weight_decay = [0.0, 0.01, 0.1]     #   absolute grids (tuned.py); an optimizer's own `tune` replaces it
 
     [train]                             # fixed settings of every run: any TrainConfig key
     seq_len = 128                       #   (leaf or section.key; see optarena.train.config)
@@ -22,6 +26,7 @@
     adamw = 3e-3
     muon = { lr = 0.02, opt = { adamw_lr = 3e-3 }, scale = ["adamw_lr"] }
     lion = { lr = { tiny = 3e-4, "134m" = 1e-4 } }      # a centre LR per model
+    dms = { lr = 6.0, tune = { weight_decay = [0.0, 2e-5, 2e-4] } }   # its own grid of the same length
 
     [[variant]]                         # hyperparameter variants: each its own row in results
     name = "stable-momentum clip=0.5"
@@ -35,8 +40,10 @@
 
 An optimizer entry's `opt` holds its hyperparameters besides the LR (strings are read as Python
 literals, so `clip = "None"` is None); `scale` names hyperparameters that the LR multiplier scales
-too (Muon's `adamw_lr`: its embeddings' LR moves with its matrices'); `seeds` overrides the suite's.
-Every optimizer gets the same LR grid: a fair sweep gives the baseline as many points as the rest.
+too (Muon's `adamw_lr`: its embeddings' LR moves with its matrices'); `seeds` overrides the suite's;
+`tune` replaces the suite's [tune] table for that optimizer.
+Every optimizer gets the same LR grid, and as many points for each further tuned hyperparameter: a
+fair search gives the baseline as many points as the rest.
 """
 
 from __future__ import annotations
@@ -49,8 +56,9 @@ from pathlib import Path
 from typing import Any
 
 from .files import check_keys, read_suite_file, suite_path
+from .tuned import Tuned, check_fair, read_tuned
 
-ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds")
+ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds", "tune")
 # The report's baseline when a suite names none, and in every database made before suites could. A suite
 # without an adamw row and without `baseline` (an ablation of one optimizer) then has no baseline.
 DEFAULT_BASELINE = "adamw"
@@ -73,6 +81,7 @@ class Variant:
     seeds: int | None = None  # finalist seeds, if not the suite's
     at_edge: bool | None = None  # from a tuned LR table: its best LR sat at the sweep's edge
     tuned_points: int | None = None  # from a tuned LR table: the LR points its sweep tried
+    tune: tuple[Tuned, ...] = ()  # hyperparameters the coordinate search tunes after the LR, in order
 
     def centre(self, model: str) -> float:
         if isinstance(self.lr, dict):
@@ -110,6 +119,7 @@ class Suite:
     lr_table_tuned: bool | None = None  # its `tuned` flag: false while it holds hand-set centres
     mode: str = "cpu"  # "cpu" | "full" | "smoke"
     baseline: str = DEFAULT_BASELINE  # the display name the report compares every optimizer with
+    tune_rounds: int = 1  # passes of the coordinate search over the LR and the `tune` hyperparameters
 
     def seeds_of(self, variant: Variant) -> int:
         return variant.seeds if variant.seeds is not None else self.seeds
@@ -119,14 +129,30 @@ class Suite:
         """Whether the suite sweeps LRs (else each optimizer runs at its centre LR)."""
         return len(self.lr_mults) > 1
 
+    @property
+    def tunes_more(self) -> bool:
+        """Whether the search tunes hyperparameters besides the LR (the suite's or an optimizer's `tune`)."""
+        return any(v.tune for v in self.variants)
+
+    def cells_per_group(self, v: Variant) -> int:
+        """One group's cells before any grid extension: the LR points, each further coordinate's points
+        but the one it shares with the sweep before (its start), a later round's as many again at most
+        (fewer where a coordinate did not move), and the finalist seeds."""
+        lr, more = len(self.lr_mults), sum(len(t.grid) - 1 for t in v.tune)
+        later = (self.tune_rounds - 1) * (lr - 1 + more) if v.tune else 0
+        return lr + more + later + self.seeds_of(v) - 1
+
     def planned_cells(self) -> int:
         """Cells before any grid extension: sweep points plus finalist seeds."""
-        groups = len(self.models) * len(self.budgets)
-        return groups * sum(len(self.lr_mults) + self.seeds_of(v) - 1 for v in self.variants)
+        return len(self.models) * len(self.budgets) * sum(self.cells_per_group(v) for v in self.variants)
 
     def max_cells(self) -> int:
-        extra = self.max_extend if self.tuned else 0
-        return self.planned_cells() + extra * len(self.models) * len(self.budgets) * len(self.variants)
+        """Planned cells plus every extension the sweeps may make (LR and float grids, each round)."""
+        extra = 0
+        for v in self.variants:
+            sweeps = int(self.tuned) + sum(t.numeric for t in v.tune)
+            extra += self.max_extend * sweeps * (self.tune_rounds if v.tune else 1)
+        return self.planned_cells() + extra * len(self.models) * len(self.budgets)
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -147,7 +173,7 @@ def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
     for key in ("description", "models", "data"):
         if key not in doc:
             raise ValueError(f"{where}: missing `{key}`")
-    variants = _variants(doc, where)
+    variants = _with_tune(_variants(doc, where), doc, where)
     seeds = doc.get("seeds", 3)
     if isinstance(seeds, Mapping):  # seeds = { default = 1, adamw = 3 }
         seeds = dict(seeds)
@@ -171,16 +197,21 @@ def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
         max_extend=int(doc.get("max_extend", 2)), seeds=int(seeds),
         train=_train_entries(doc.get("train", {}), where), text=text,
         lr_table=str(table_path) if table_path else None, lr_table_tuned=tuned, mode=mode,
-        baseline=_baseline(doc, variants, where),
+        baseline=_baseline(doc, variants, where), tune_rounds=int(doc.get("tune_rounds", 1)),
     )  # fmt: skip
     _check(suite, where)
     return suite
 
 
-def _variants(doc: dict[str, Any], where: str) -> tuple[Variant, ...]:
+def _entries(doc: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """(name, table) of every optimizer row: [optimizers] entries, then [[variant]]s."""
     entries = [(name, {"lr": e} if not isinstance(e, Mapping) else dict(e))
                for name, e in doc.get("optimizers", {}).items()]
-    entries += [(e.get("name"), dict(e)) for e in doc.get("variant", [])]
+    return entries + [(e.get("name"), dict(e)) for e in doc.get("variant", [])]
+
+
+def _variants(doc: dict[str, Any], where: str) -> tuple[Variant, ...]:
+    entries = _entries(doc)
     if not entries:
         raise ValueError(f"{where}: no optimizers ([optimizers] or [[variant]])")
     variants = [_variant(name, e, where) for name, e in entries]
@@ -208,6 +239,15 @@ def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
     seeds = entry.get("seeds")
     return Variant(name=name, optimizer=str(entry.get("optimizer", name)), lr=lr, opt=opt, scale=scale,
                    seeds=None if seeds is None else int(seeds))
+
+
+def _with_tune(variants: tuple[Variant, ...], doc: dict[str, Any], where: str) -> tuple[Variant, ...]:
+    """Each row with its tuned hyperparameters: its own `tune` table, else the suite's; checked fair."""
+    own = {name: e["tune"] for name, e in _entries(doc) if "tune" in e}
+    tuned = {v.name: read_tuned(v.name, v.optimizer, v.opt, v.scale, own.get(v.name, doc.get("tune")), where)
+             if v.name in own or "tune" in doc else () for v in variants}
+    check_fair(tuned, where)
+    return tuple(dataclasses.replace(v, tune=tuned[v.name]) for v in variants)
 
 
 def _baseline(doc: dict[str, Any], variants: tuple[Variant, ...], where: str) -> str:
@@ -263,6 +303,8 @@ def _check(suite: Suite, where: str) -> None:
         raise ValueError(f"{where}: lr_mults must be distinct positive numbers, got {list(suite.lr_mults)}")
     if suite.max_extend < 0 or suite.seeds < 1 or any(suite.seeds_of(v) < 1 for v in suite.variants):
         raise ValueError(f"{where}: max_extend must be >= 0 and seeds >= 1")
+    if suite.tune_rounds < 1:
+        raise ValueError(f"{where}: tune_rounds must be >= 1, got {suite.tune_rounds}")
 
 
 def _strings(doc: Mapping[str, Any], key: str, where: str) -> list[str]:

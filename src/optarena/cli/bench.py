@@ -2,7 +2,7 @@
 
     optarena bench --list                          the named suites, their cells and what they are
     optarena bench quick --out results/quick --jobs 2
-    optarena bench seed-134m --dry-run             the cells and their total tokens, nothing run
+    optarena bench seed-134m --dry-run             the cells (LRs, tuned hyperparameters), nothing run
     optarena bench seed-134m --full --data DIR     the paper-size suite (GPUs), on a FineWeb shard dir
     optarena bench adana-ladder --smoke            any suite shrunk to seconds (tests, a first look)
     optarena bench tune-table DIR                  a finished sweep's LR table (TOML) on stdout
@@ -100,17 +100,31 @@ def dry_run(suite) -> int:
         print(f"note: {info.note}")
     groups = resolve_groups(suite, info)
     print(f"suite {suite.name} ({suite.mode}): {suite.description}")
-    print(f"{'model':<10} {'optimizer':<28} {'tokens':>14} {'steps':>7}  {'LRs (seed 0)':<40} seeds")
+    if suite.tunes_more:
+        rounds = f"{suite.tune_rounds} rounds" if suite.tune_rounds > 1 else "one round"
+        print(f"coordinate search ({rounds}): the LRs at each optimizer's own values (*) of the tuned\n"
+              "hyperparameters, then each of those in turn at the best values so far; seeds at the best point")
+    more = f"  {'tuned after the LR':<44} cells" if suite.tunes_more else ""
+    print(f"{'model':<10} {'optimizer':<28} {'tokens':>14} {'steps':>7}  {'LRs (seed 0)':<40} seeds{more}")
     tokens = 0
     for g in groups:
         lrs = ", ".join(f"{g.variant.centre(g.model) * m:.3g}" for m in suite.lr_mults)
-        n_seeds = suite.seeds_of(g.variant)
-        print(f"{g.model:<10} {g.variant.name:<28} {g.tokens:>14,} {g.steps:>7}  {lrs:<40} {n_seeds}")
-        tokens += g.tokens * (len(suite.lr_mults) + n_seeds - 1)
+        n_seeds, n_cells = suite.seeds_of(g.variant), suite.cells_per_group(g.variant)
+        more = f"  {_grids(g.variant):<44} {n_cells}" if suite.tunes_more else ""
+        row = f"{g.model:<10} {g.variant.name:<28} {g.tokens:>14,} {g.steps:>7}  {lrs:<40} {n_seeds:<5}{more}"
+        print(row.rstrip())
+        tokens += g.tokens * n_cells
     extra = suite.max_cells() - suite.planned_cells()
     print(f"{suite.planned_cells()} cells, {tokens:,} training tokens in all"
           + (f"; grid extensions may add up to {extra} cells" if extra else ""))
     return 0
+
+
+def _grids(variant) -> str:
+    """A row's tuned hyperparameters and their grids, the start marked: "weight_decay 0*, 0.01, 0.1"."""
+    from optarena.bench.tuned import show
+
+    return "; ".join(f"{t.name} " + ", ".join(show(x) + "*" * (x == t.start) for x in t.grid) for t in variant.tune)
 
 
 def run_bench(suite, args: argparse.Namespace) -> int:

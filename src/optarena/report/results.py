@@ -2,7 +2,9 @@
 
 Opened read-only (``mode=ro``), so a report can be built while the bench is still writing. Schema
 version 1 (tables meta, runs, curves, choices); see optarena.bench for the writer. A column the bench
-added after a file was made (the floors, final_val_tokens) reads as None. The baseline every comparison
+added after a file was made (the floors, final_val_tokens, tuned_json) reads as None. Where a suite
+tunes hyperparameters besides the LR, each run carries their values (`Run.tuned`) and each choice the
+coordinate search's last sweep of every coordinate (`Choice.sweeps`). The baseline every comparison
 is made against is the suite's `baseline`, from the resolved suite the bench stored (meta.suite_json);
 a file made before suites named one compares against adamw.
 """
@@ -51,6 +53,23 @@ class Run:
     curve_unigram_floor: float | None  # the floors on those
     curve_bigram_floor: float | None
     config_json: str | None  # the run's resolved TrainConfig
+    tuned_json: str | None = None  # its tuned hyperparameters besides the LR; None: the suite tunes none
+
+    @property
+    def tuned(self) -> dict[str, Any]:
+        """{hyperparameter: value} of the tuned ones besides the LR ({} where none is)."""
+        return json.loads(self.tuned_json) if self.tuned_json else {}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A coordinate's last sweep in the bench's coordinate search (bench/tuning.py)."""
+
+    name: str  # "lr" or a tuned hyperparameter
+    value: Any  # the value chosen (an LR, not a multiplier)
+    at_edge: bool
+    num_points: int
+    at: dict[str, Any]  # the other coordinates' values while it ran ("lr": the LR)
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,12 @@ class Choice:
     best_lr: float
     at_edge: bool
     num_lr_points: int
+    sweeps: tuple[Sweep, ...] = ()  # where the suite tunes more than the LR: each coordinate's, the LR's first
+
+    @property
+    def tuned(self) -> dict[str, Any]:
+        """{hyperparameter: chosen value} of the tuned ones besides the LR."""
+        return {s.name: s.value for s in self.sweeps if s.name != "lr"}
 
 
 @dataclass(frozen=True)
@@ -120,8 +145,15 @@ def _runs(con: sqlite3.Connection) -> tuple[Run, ...]:
 
 
 def _choices(con: sqlite3.Connection) -> dict[tuple[str, str, int, str], Choice]:
-    rows = con.execute("SELECT model, optimizer, tokens, data, best_lr, at_edge, n_lr_points FROM choices")
-    return {(m, o, t, d): Choice(lr, bool(edge), n or 0) for m, o, t, d, lr, edge, n in rows if lr is not None}
+    have = {row[1] for row in con.execute("PRAGMA table_info(choices)")}
+    tuned = "tuned_json" if "tuned_json" in have else "NULL"
+    rows = con.execute(f"SELECT model, optimizer, tokens, data, best_lr, at_edge, n_lr_points, {tuned} FROM choices")
+    return {(m, o, t, d): Choice(lr, bool(edge), n or 0, _sweeps(sweeps))
+            for m, o, t, d, lr, edge, n, sweeps in rows if lr is not None}
+
+
+def _sweeps(text: str | None) -> tuple[Sweep, ...]:
+    return tuple(Sweep(s["name"], s["value"], s["at_edge"], s["n_points"], s["at"]) for s in json.loads(text or "[]"))
 
 
 def _curves(con: sqlite3.Connection) -> dict[int, Curve]:

@@ -5,7 +5,10 @@ suite's baseline (`Results.baseline`: the suite's `baseline` key, adamw by defau
   mean final loss over its finished seeds. It is *at the edge* when it is the lowest or highest LR
   tried (finished or diverged): the optimum may lie outside the grid, and the loss is then an upper
   bound on what the optimizer can do.
-* The optimizer's result is its finished runs at the best LR, one per seed (the latest run when a
+* Where the suite tunes hyperparameters besides the LR (bench/tuning.py), the best point is the bench's
+  choice of all of them (else the report's: the LR and values with the lowest mean), and the LR points
+  are the runs of the LR's last sweep: at the values of the others that sweep held them at.
+* The optimizer's result is its finished runs at the best point, one per seed (the latest run when a
   seed repeats): mean, sample std and n (`optarena.stats.summarize`), and the Welch test against the
   baseline's runs at *its* best LR (`compare_to_baseline`; "n/a (1 seed)" below 2 seeds). A cell makes
   one comparison per optimizer, up to 17 of them, so the verdict is read off the Holm-adjusted p over
@@ -21,10 +24,11 @@ suite's baseline (`Results.baseline`: the suite's `baseline` key, adamw by defau
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -60,7 +64,8 @@ class Pick(NamedTuple):
     best_lr: float | None
     edge: str
     picked_by: str
-    best_runs: tuple[Run, ...]  # finished, at best_lr, one per seed
+    best_runs: tuple[Run, ...]  # finished, at best_lr (and the chosen tuned values), one per seed
+    tuned: dict[str, Any]  # the chosen values of the tuned hyperparameters besides the LR
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Standing:
     tokens_per_s: float | None
     opt_state_bytes: float | None
     opt_step_s: float | None
+    tuned: tuple[tuple[str, Any], ...] = ()  # (hyperparameter, chosen value) of those tuned besides the LR
 
     @property
     def num_diverged_lrs(self) -> int:
@@ -154,20 +160,48 @@ def _verdicts(picks: dict[str, Pick], baseline: str) -> dict[str, Verdict]:
 
 
 def _pick(key: CellKey, opt: str, runs: list[Run], results: Results) -> Pick:
-    points = _lr_points(runs)
-    tried = [p.lr for p in points if p.losses or p.num_diverged]
     choice = results.choices.get((key.model, opt, key.tokens, key.data))
+    tuned = choice.tuned if choice is not None else _best_tuned(runs)
+    lr_at = next((s.at for s in choice.sweeps if s.name == "lr"), tuned) if choice is not None else tuned
+    points = _lr_points([r for r in runs if matches(r.tuned, lr_at)])
+    tried = [p.lr for p in points if p.losses or p.num_diverged]
     if choice is not None:
         best, picked_by, at_edge = choice.best_lr, "bench", choice.at_edge
     else:
         finished = [p for p in points if p.losses]
         if not finished:
-            return Pick(points, None, "", "", ())
+            return Pick(points, None, "", "", (), tuned)
         best, picked_by = min(finished, key=lambda p: p.mean).lr, "report"
         at_edge = len(tried) > 1 and (_same(best, tried[0]) or _same(best, tried[-1]))
     edge = _which_edge(best, tried) if at_edge else ""
-    at_best = {r.seed: r for r in runs if r.status == "finished" and _same(r.lr, best) and _finite(r.final_val_loss)}
-    return Pick(points, best, edge, picked_by, tuple(at_best[s] for s in sorted(at_best)))
+    at_best = {r.seed: r for r in runs if r.status == "finished" and _same(r.lr, best) and _finite(r.final_val_loss)
+               and matches(r.tuned, tuned)}
+    return Pick(points, best, edge, picked_by, tuple(at_best[s] for s in sorted(at_best)), tuned)
+
+
+def _best_tuned(runs: list[Run]) -> dict[str, Any]:
+    """The report's own pick of the tuned values, where the bench has made none: those of the (LR,
+    values) point with the lowest mean final loss; {} where nothing besides the LR is tuned."""
+    by_point: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in runs:
+        if r.tuned_json and r.status == "finished" and _finite(r.final_val_loss):
+            by_point[(r.tuned_json, f"{r.lr:.6g}")].append(r.final_val_loss)
+    if not by_point:
+        return {}
+    return json.loads(min(by_point, key=lambda k: float(np.mean(by_point[k])))[0])
+
+
+def matches(values: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether a run's tuned values hold every one of `wanted` (numbers compared relatively)."""
+    return all(name in values and _same_value(values[name], x) for name, x in wanted.items())
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_value, a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=LR_RTOL)
+    return a == b
 
 
 def _which_edge(lr: float, tried: list[float]) -> str:
@@ -197,6 +231,7 @@ def _standing(opt: str, runs: list[Run], pick: Pick, verdict: Verdict | None) ->
         tokens_per_s=_median(finished, "tokens_per_s"),
         opt_state_bytes=_median(finished, "opt_state_bytes"),
         opt_step_s=_median(finished, "opt_step_s"),
+        tuned=tuple(pick.tuned.items()),
     )
 
 
