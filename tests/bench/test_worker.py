@@ -124,3 +124,22 @@ def test_a_diverged_run_has_no_floors(write_suite, tmp_path, monkeypatch):
     assert run["status"] == "diverged"
     assert (run["final_val_tokens"], run["unigram_floor"], run["bigram_floor"]) == (None, None, None)
     assert (run["curve_val_tokens"], run["curve_unigram_floor"], run["curve_bigram_floor"]) == (None, None, None)
+
+
+def test_worker_records_the_stability_of_the_run(write_suite, tmp_path, monkeypatch):
+    """Two logged points: too few for spikes (None) but enough for the gradient-norm spread, which
+    the fake's history lacks: both None, recorded as such rather than as zeros."""
+    run = run_fake(write_suite, tmp_path, monkeypatch)
+    assert (run["spikes"], run["max_spike"], run["grad_norm_cv"]) == (None, None, None)
+
+
+def test_stability_columns_follow_the_stability_module(monkeypatch):
+    from optarena.bench import worker
+    from optarena.train.stability import stability
+
+    history = [{"step": s, "train_loss": 2.0 + (0.5 if s == 30 else 0.0), "grad_norm": 1.0 + s % 3}
+               for s in range(1, 41)]
+    got = worker._stability_columns(history, warmup_steps=5)
+    want = stability(history, 5)
+    assert got == {k: want[k] for k in ("spikes", "max_spike", "grad_norm_cv", "grad_norm_p99_median")}
+    assert got["spikes"] == 1 and got["max_spike"] == 0.5

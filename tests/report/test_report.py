@@ -221,3 +221,24 @@ def test_a_cell_without_any_test_says_so_in_its_caption(tmp_path):
     md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
     assert "Verdict: none in this cell. A Welch test needs two or more seeds on both sides" in md
     assert "adjusted p over the 0 tests" not in md
+
+
+def test_the_stability_table_shows_the_recorded_spikes_and_spread(tmp_path):
+    from optarena.bench import ResultsDB
+
+    db = write_db(tmp_path, sizes=("tiny",))
+    ResultsDB(db, create=True).close()  # the bench's migration adds the stability columns
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET spikes = 2, max_spike = 0.25, grad_norm_cv = 0.4, grad_norm_p99_median = 3.0 "
+                "WHERE optimizer = 'muon'")
+    con.commit()
+    con.close()
+    md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
+    assert "| optimizer | loss spikes | largest spike | grad-norm CV | grad-norm p99 / median | seeds |" in md
+    assert "| `muon` | 2 | 0.250 | 0.400 | 3.000 |" in md
+    assert "| `adamw` | " not in md.split("| optimizer | loss spikes")[1].split("\n\n")[0]  # not recorded: no row
+
+
+def test_a_database_without_stability_columns_has_no_stability_table(tmp_path):
+    write_db(tmp_path, sizes=("tiny",))
+    assert "loss spikes" not in build_report(tmp_path, num_bootstrap=0)[0].read_text()

@@ -20,6 +20,8 @@ in `error`, retried by the next invocation of the suite.
                        source's entropy rate.
     runs.curve_val_tokens, curve_unigram_floor, curve_bigram_floor   added: the same floors on the
                        validation prefix the curve scores (log.eval_tokens), which may be shorter
+    runs.spikes, max_spike, grad_norm_cv, grad_norm_p99_median   added: the run's stability after its
+                       warmup (optarena.train.stability): loss spikes and gradient-norm spread
     runs.tuned_json    added: {hyperparameter: value} of the cell's tuned hyperparameters besides the
                        LR (bench/tuned.py); NULL in a suite that tunes nothing. opt_json holds them too.
     choices.tuned_json added: the coordinate search's last sweep of each coordinate, the LR's first
@@ -70,7 +72,8 @@ CREATE TABLE IF NOT EXISTS runs(
   host TEXT, peak_mem_bytes INTEGER,
   unigram_floor REAL, bigram_floor REAL, final_val_tokens INTEGER,
   curve_val_tokens INTEGER, curve_unigram_floor REAL, curve_bigram_floor REAL,
-  tuned_json TEXT);
+  tuned_json TEXT,
+  spikes INTEGER, max_spike REAL, grad_norm_cv REAL, grad_norm_p99_median REAL);
 CREATE TABLE IF NOT EXISTS curves(run_id INTEGER REFERENCES runs(id), step INTEGER, tokens INTEGER,
   train_loss REAL, val_loss REAL, lr REAL);
 CREATE INDEX IF NOT EXISTS curves_run ON curves(run_id);
@@ -84,7 +87,7 @@ RESULT_COLUMNS = ("status", "final_val_loss", "diverged_at_step", "steps", "toke
                   "opt_step_s", "params_total", "params_nonemb", "flops_per_token", "loss_floor", "error",
                   "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes", "unigram_floor",
                   "bigram_floor", "final_val_tokens", "curve_val_tokens", "curve_unigram_floor",
-                  "curve_bigram_floor")
+                  "curve_bigram_floor", "spikes", "max_spike", "grad_norm_cv", "grad_norm_p99_median")
 CURVE_COLUMNS = ("step", "tokens", "train_loss", "val_loss", "lr")
 
 

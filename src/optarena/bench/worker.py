@@ -9,6 +9,9 @@ without the trainer knowing:
     opt_step_s       mean wall time of `optimizer.step()`, steps after the first (the first
                      allocates the state); on CUDA the hooks synchronize, so it is device time
 
+Stability: the number and size of loss spikes and the spread of the gradient norm after the warmup
+(optarena.train.stability), for the papers' stability claims.
+
 The data's reference floors (optarena.data.floors: unigram and bigram count models of the training
 split) are scored on the validation targets the run's final loss scored (its metrics' last
 `final_val_tokens`), so the two compare, and again on the prefix the curve scores (`val_tokens`,
@@ -87,6 +90,7 @@ def _train(job: Job) -> dict[str, Any]:
         "record_json": _read(out / "run.json"), "peak_mem_bytes": _peak(result.history),
         "final_val_tokens": val_tokens, **floor_columns(data, cfg.data.source, val_tokens),
         **_curve_floor_columns(data, cfg.data.source, result.history, val_tokens),
+        **_stability_columns(result.history, plan.warmup_steps),
         "curves": [{k: e.get(k) for k in CURVE_KEYS} for e in result.history],
     }  # fmt: skip
 
@@ -123,6 +127,14 @@ def _curve_floor_columns(data: Any, spec: str, history: list[dict[str, Any]], fi
     floors = floor_columns(data, spec, tokens)
     return {"curve_val_tokens": tokens, "curve_unigram_floor": floors["unigram_floor"],
             "curve_bigram_floor": floors["bigram_floor"]}
+
+
+def _stability_columns(history: list[dict[str, Any]], warmup_steps: int) -> dict[str, Any]:
+    """Loss spikes and gradient-norm spread after the warmup (optarena.train.stability)."""
+    from optarena.train.stability import stability
+
+    s = stability(history, warmup_steps)
+    return {k: s[k] for k in ("spikes", "max_spike", "grad_norm_cv", "grad_norm_p99_median")}
 
 
 def mean_throughput(history: list[dict[str, Any]]) -> float | None:

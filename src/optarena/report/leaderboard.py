@@ -13,6 +13,7 @@ from optarena.report.document import Block, Figure, Heading, Styled, Table, Text
 from optarena.report.floors import below
 from optarena.report.results import Results
 from optarena.report.sensitivity import chosen, sensitivity_table
+from optarena.report.stability import stability_table
 from optarena.report.standings import ALPHA, Cell, Standing
 
 VERDICT_TONE = {"better": "good", "worse": "bad"}
@@ -40,6 +41,8 @@ def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data
     blocks: list[Block] = [Heading(fmt.cell_label(cell, with_data), 3), Text(_cell_summary(cell, results))]
     blocks += [leaderboard_table(cell), floors_block(cell)]
     if (table := sensitivity_table(cell, results)) is not None:
+        blocks.append(table)
+    if (table := stability_table(cell)) is not None:
         blocks.append(table)
     if cell.not_language_modelling:
         blocks.append(Text(not_lm_warning(cell), "warn"))

@@ -54,6 +54,10 @@ class Run:
     curve_bigram_floor: float | None
     config_json: str | None  # the run's resolved TrainConfig
     tuned_json: str | None = None  # its tuned hyperparameters besides the LR; None: the suite tunes none
+    spikes: int | None = None  # stability after the warmup (optarena.train.stability); None: not recorded
+    max_spike: float | None = None
+    grad_norm_cv: float | None = None
+    grad_norm_p99_median: float | None = None
 
     @property
     def tuned(self) -> dict[str, Any]:
