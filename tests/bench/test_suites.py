@@ -166,3 +166,29 @@ def test_seed_134m_tunes_weight_decay_from_each_optimizers_own():
     full = {v.name: v.tune[0].grid for v in load_suite("seed-134m", full=True).variants}
     assert full["dms"] == full["adamw"] == (0.0, 0.01, 0.03, 0.1)
     assert not load_suite("grams-pretrain").tunes_more
+
+
+def test_an_optimizer_row_may_set_its_own_step_settings(write_suite, tmp_path):
+    path = write_suite("tokens = [512]\n[optimizers]\nadamw = 1e-3\n"
+                       "stable-momentum = { lr = 1e-3, train = { grad_clip = 0.0 } }\n")
+    suite = load_suite(path)
+    groups = resolve_groups(suite, data_info(suite.data))
+    clips = {g.variant.name: load_config(None, Cell(g, 1.0, 0, "sweep").overrides(suite, tmp_path)).optim.grad_clip
+             for g in groups}
+    assert clips == {"adamw": 0.5, "stable-momentum": 0.0}  # the trainer's default clip, and the row's own
+
+
+@pytest.mark.parametrize("train, match", [("{ seq_len = 64 }", "may set only optim and schedule"),
+                                          ("{ lr = 1e-3 }", "is set per run by the suite"),
+                                          ("1.0", "must be a table")])
+def test_a_row_may_not_change_the_budget_or_data(write_suite, train, match):
+    path = write_suite(f"tokens = [512]\n[optimizers]\nadamw = {{ lr = 1e-3, train = {train} }}\n")
+    with pytest.raises(ValueError, match=match):
+        load_suite(path)
+
+
+def test_seed_134m_lets_the_inner_clippers_clip_alone():
+    for full in (False, True):
+        suite = load_suite("seed-134m", full=full)
+        rows = {v.name: dict(v.train) for v in suite.variants}
+        assert rows["stable-momentum"] == rows["dms"] == {"grad_clip": 0.0} and rows["adamw"] == {}

@@ -93,9 +93,9 @@ class Cell:
         return root / "runs" / f"{slug}_{hashlib.sha1(self.key.encode()).hexdigest()[:8]}"
 
     def overrides(self, suite: Suite, out: Path) -> list[tuple[str, Any]]:
-        """TrainConfig overrides of this run: the suite's [train], then what the cell fixes."""
+        """TrainConfig overrides of this run: the suite's [train], its row's `train`, then what the cell fixes."""
         g = self.group
-        return [*suite.train, ("model.preset", g.model), ("data.source", g.data),
+        return [*suite.train, *g.variant.train, ("model.preset", g.model), ("data.source", g.data),
                 ("optim.name", g.variant.optimizer), ("optim.lr", self.lr), ("optim.hp", self.hp()),
                 ("budget.tokens", g.tokens), ("run.seed", self.seed), ("run.out", str(out)),
                 ("run.resume", True), ("log.progress", "off")]

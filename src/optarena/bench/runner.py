@@ -98,7 +98,7 @@ def suite_summary(suite: Suite) -> dict[str, Any]:
 def settings_hash(suite: Suite) -> str:
     """What decides a cell's result beyond its key: training settings, data, optimizer definitions.
     (Models, budgets, LR grid and seeds only add or remove cells.)"""
-    variants = [(v.name, v.optimizer, v.lr, v.opt, v.scale) for v in suite.variants]
+    variants = [(v.name, v.optimizer, v.lr, v.opt, v.scale, *((v.train,) if v.train else ())) for v in suite.variants]
     text = dumps({"train": suite.train, "data": suite.data, "variants": variants, "mode": suite.mode})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -58,7 +58,10 @@ from typing import Any
 from .files import check_keys, read_suite_file, suite_path
 from .tuned import Tuned, check_fair, read_tuned
 
-ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds", "tune")
+ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds", "tune", "train")
+# What an optimizer row's own `train` table may set: settings of the step, not of the budget or the
+# data, so every row of a cell still trains on the same tokens for the same number of steps.
+ENTRY_TRAIN_SECTIONS = ("optim", "schedule")
 # The report's baseline when a suite names none, and in every database made before suites could. A suite
 # without an adamw row and without `baseline` (an ablation of one optimizer) then has no baseline.
 DEFAULT_BASELINE = "adamw"
@@ -82,6 +85,7 @@ class Variant:
     at_edge: bool | None = None  # from a tuned LR table: its best LR sat at the sweep's edge
     tuned_points: int | None = None  # from a tuned LR table: the LR points its sweep tried
     tune: tuple[Tuned, ...] = ()  # hyperparameters the coordinate search tunes after the LR, in order
+    train: tuple[tuple[str, Any], ...] = ()  # this row's TrainConfig overrides, after the suite's [train]
 
     def centre(self, model: str) -> float:
         if isinstance(self.lr, dict):
@@ -238,7 +242,23 @@ def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
                          "so its `opt` must give their centre values")
     seeds = entry.get("seeds")
     return Variant(name=name, optimizer=str(entry.get("optimizer", name)), lr=lr, opt=opt, scale=scale,
-                   seeds=None if seeds is None else int(seeds))
+                   seeds=None if seeds is None else int(seeds),
+                   train=_entry_train(entry.get("train", {}), f"{where} optimizer {name!r}"))
+
+
+def _entry_train(table: Any, where: str) -> tuple[tuple[str, Any], ...]:
+    """An optimizer row's `train` table, e.g. { grad_clip = 0.0 }: only step settings (ENTRY_TRAIN_SECTIONS)."""
+    from optarena.train.loading import resolve_key
+
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where}: `train` must be a table of training settings, got {table!r}")
+    entries = _train_entries(table, where)
+    for key, _ in entries:
+        section, name, _ = resolve_key(key)
+        if section not in ENTRY_TRAIN_SECTIONS or f"{section}.{name}" in MANAGED:
+            raise ValueError(f"{where}: `train` may set only {' and '.join(ENTRY_TRAIN_SECTIONS)} settings "
+                             f"(the same budget and data for every row of a cell), not {key!r}")
+    return entries
 
 
 def _with_tune(variants: tuple[Variant, ...], doc: dict[str, Any], where: str) -> tuple[Variant, ...]:
