@@ -115,3 +115,46 @@ def test_a_dead_worker_fails_its_cells_and_the_suite_goes_on(write_suite, tmp_pa
     assert summary.counts["finished"] + summary.counts["failed"] == 16
     summary, _ = run(path, tmp_path / "out", jobs=2)  # the next invocation retries them
     assert summary.counts == {"finished": 16}
+
+
+def test_a_resumed_suite_refuses_data_that_changed_under_it(tmp_path):
+    """Re-preparing the data directory with other text between two runs of a suite is an error, not
+    a silent mix of old and new cells (the path alone is the same)."""
+    import json
+
+    import numpy as np
+
+    from optarena.data import write_shard
+
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def prepare(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for split, n in (("train", 4096), ("val", 1024)):
+            write_shard(data / f"{split}_000000.bin", rng.integers(0, 64, size=n).astype(np.uint16))
+        (data / "meta.json").write_text(json.dumps({"tokenizer": "test", "vocab_size": 64}))
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'description = "d"\nmodels = ["tiny"]\ndata = "{data}"\ntokens = [512]\n'
+                     '[train]\nseq_len = 32\nbatch_tokens = 256\n[optimizers]\nadamw = 1e-3\n')
+    prepare(0)
+    run(suite, tmp_path / "out")
+    meta = ResultsDB(tmp_path / "out").meta()
+    assert len(meta["data_fingerprint"]) == 64
+    run(suite, tmp_path / "out")  # the same data: resumes
+    prepare(1)  # same sizes, other tokens
+    with pytest.raises(ValueError, match="the data .* has changed since these results were made"):
+        run(suite, tmp_path / "out")
+
+
+def test_a_database_from_before_fingerprints_gets_one_on_resume(write_suite, tmp_path):
+    import sqlite3
+
+    run(write_suite(SUITE), tmp_path / "out")
+    con = sqlite3.connect(tmp_path / "out" / "results.db")
+    con.execute("DELETE FROM meta WHERE key = 'data_fingerprint'")
+    con.commit()
+    con.close()
+    run(write_suite(SUITE), tmp_path / "out")
+    assert "data_fingerprint" in ResultsDB(tmp_path / "out").meta()

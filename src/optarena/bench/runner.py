@@ -70,7 +70,7 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
 
 def start_suite(db: ResultsDB, suite: Suite) -> None:
     """Write the suite's meta, or check that the database was made by the same suite settings."""
-    meta, digest = db.meta(), settings_hash(suite)
+    meta, digest, data = db.meta(), settings_hash(suite), data_identity(suite.data)
     if "suite" in meta:
         if meta["suite"] != suite.name:
             raise ValueError(f"{db.path} holds suite {meta['suite']!r}, not {suite.name!r}; use another --out")
@@ -78,13 +78,31 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
             raise ValueError(f"{db.path}: suite {suite.name!r} has changed since these results were made "
                              f"(training settings, data, optimizers or their LRs, or --smoke/--full); "
                              "use another --out, or remove the directory to start afresh")
+        if meta.get("data_fingerprint", data) != data:
+            raise ValueError(f"{db.path}: the data {suite.data!r} has changed since these results were made "
+                             f"(its fingerprint was {meta['data_fingerprint'][:12]}, now {data[:12]}: "
+                             "re-prepared or replaced shards); mixing the two would compare runs on "
+                             "different text. Use another --out, or restore the data")
+        if "data_fingerprint" not in meta:  # a database from before fingerprints: record it from now on
+            db.set_meta({"data_fingerprint": data})
         return
     from optarena import __version__
     from optarena.train.record import git_state, now
 
     db.set_meta({"suite": suite.name, "description": suite.description, "suite_toml": suite.text,
                  "suite_json": dumps(suite_summary(suite)), "mode": suite.mode, "settings_hash": digest,
+                 "data_fingerprint": data,
                  "created_at": now(), "optarena_version": __version__, "git_commit": git_state()["commit"]})
+
+
+def data_identity(spec: str) -> str:
+    """What identifies a suite's data: the fingerprint of its shard directory (optarena.data.floors),
+    or, for the synthetic source (generated from its spec), the spec itself."""
+    from optarena.data import resolve_data
+    from optarena.data.floors import data_fingerprint
+
+    ds = resolve_data(spec)
+    return f"synthetic:{ds.meta['source']}" if ds.kind == "synthetic" else data_fingerprint(ds.meta["dir"])
 
 
 def suite_summary(suite: Suite) -> dict[str, Any]:

@@ -21,8 +21,8 @@ targets of the validation stream (a run's `log.final_eval_tokens`; None: the who
 its first val_tokens + 1 tokens.
 
 Shard directories cache the result in `floors.json` beside the shards, one entry per number of
-scored tokens, under a fingerprint of the data (meta.json and every shard's name and size, see
-`data_fingerprint`): re-prepared data is scored anew. A directory that cannot be written is scored
+scored tokens, under a fingerprint of the data (meta.json, manifest.json, every shard's name, size and first
+and last MiB, see `data_fingerprint`): re-prepared data is scored anew. A directory that cannot be written is scored
 anew each time. A lock file (`.floors.lock`) makes the jobs of a suite that ask at once count once.
 The synthetic source adds its exact entropy rate (`entropy_rate`), and its count
 models are fitted on the first SYNTHETIC_TRAIN_TOKENS of its train stream.
@@ -120,14 +120,25 @@ def _best(loss) -> float:
     return float(K_GRID[int(np.argmin(losses))])
 
 
+FINGERPRINT_EDGE_BYTES = 1 << 20
+
+
 def data_fingerprint(directory: str | Path) -> str:
-    """sha256 of a shard directory's meta.json and the names and sizes of its .bin shards."""
+    """sha256 of a shard directory's meta.json and manifest.json and, for each .bin shard, its name,
+    its size and its first and last MiB: re-preparing a directory with other text changes it, and
+    it costs a few MiB of reads per shard, not a pass over a 20 GB data set."""
     directory = Path(directory)
     h = hashlib.sha256()
-    meta = directory / "meta.json"
-    h.update(meta.read_bytes() if meta.exists() else b"no meta.json")
+    for name in ("meta.json", "manifest.json"):
+        path = directory / name
+        h.update(path.read_bytes() if path.exists() else f"no {name}".encode())
     for path in sorted(directory.glob("*.bin")):
-        h.update(f"{path.name}:{path.stat().st_size}".encode())
+        size = path.stat().st_size
+        h.update(f"{path.name}:{size}".encode())
+        with path.open("rb") as f:
+            h.update(f.read(FINGERPRINT_EDGE_BYTES))
+            f.seek(max(0, size - FINGERPRINT_EDGE_BYTES))
+            h.update(f.read(FINGERPRINT_EDGE_BYTES))
     return h.hexdigest()
 
 
