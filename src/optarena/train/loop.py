@@ -23,6 +23,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +89,7 @@ class Trainer:
         mirrors = []
         if dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temporaries(self.out)
             mirrors = make_mirrors(self.out, cfg.log.tensorboard, cfg.log.wandb, cfg.to_dict())
         self.metrics = MetricsLog(self.out, self.history, mirrors, enabled=dist.is_main)
         self.record = RunRecord(self.out, self._record_fields(resuming), enabled=dist.is_main)
@@ -97,9 +101,13 @@ class Trainer:
     def run(self) -> RunResult:
         self.record.update(status="running")
         try:
-            status = self._loop() if self.step < self.plan.total_steps else "finished"
+            with _signals_raise():
+                status = self._loop() if self.step < self.plan.total_steps else "finished"
         except BaseException as e:
-            self.record.update(status="failed", error=f"{type(e).__name__}: {e}", steps=self.step)
+            try:  # a full or read-only disk may refuse this too; the original error is what matters
+                self.record.update(status="failed", error=f"{type(e).__name__}: {e}", steps=self.step)
+            except OSError:
+                pass
             raise
         finally:
             self.metrics.close()
@@ -265,6 +273,55 @@ class _Meter:
 
 def _every(step: int, k: int) -> bool:
     return k > 0 and step % k == 0
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP during a run (a timeout, `kill`, `scancel`, a torchrun teardown): raised in the
+    main thread so the run is recorded as failed, with the signal, like Ctrl-C, instead of being left
+    "running" by the default action, which ends the process at once."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGTERM and SIGHUP raise Terminated inside the block (main thread only: elsewhere Python cannot
+    install handlers, and the defaults stay)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {name: signal.signal(getattr(signal, name), handler) for name in names}
+    try:
+        yield
+    finally:
+        for name, old in previous.items():
+            signal.signal(getattr(signal, name), old)
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete checkpoint temporaries (`.checkpoint.pt.<pid>.tmp`) that a killed process left behind;
+    a live process's own is kept."""
+    for tmp in out.glob(".*.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 def _check_out_dir(out: Path, resume: bool, dist: Dist) -> None:
