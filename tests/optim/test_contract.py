@@ -187,3 +187,42 @@ def test_converges_on_rosenbrock(name):
     lr, steps, kw = ROSENBROCK[name]
     final = minimise(name, x, lambda x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2, lr, steps, **kw)
     assert (final - torch.ones(2, dtype=torch.float64)).norm() < 3e-2
+
+
+def _saved(name, **kw):
+    params = matrix_params()
+    opt = make(name, params, lr=1e-2, **kw)
+    drive(opt, params, 2)
+    return copy.deepcopy(opt.state_dict())
+
+
+@pytest.mark.parametrize("name", ARENA)
+def test_load_state_dict_refuses_an_invalid_hyperparameter_like_the_constructor(name):
+    saved = _saved(name)
+    saved["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"load_state_dict \(param group 0\): invalid lr=-1.0; expected"):
+        make(name, matrix_params(), lr=1e-2).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("name", ["grams", "lion", "svrm", "adana", "dms"])
+def test_load_state_dict_names_another_optimizers_state(name):
+    other = "lion" if name != "lion" else "grams"
+    with pytest.raises(ValueError, match="another optimizer"):
+        make(name, matrix_params(), lr=1e-2).load_state_dict(_saved(other))
+
+
+@pytest.mark.parametrize("name", ["grams", "lion", "ademamix", "stable-momentum"])
+def test_load_state_dict_refuses_a_wrong_shape_at_load_not_at_step(name):
+    saved = _saved(name)
+    state = saved["state"][0]
+    key = next(k for k, v in state.items() if torch.is_tensor(v) and v.shape == (6, 4))
+    state[key] = torch.zeros(4, 6, dtype=torch.float64)
+    with pytest.raises(ValueError, match=rf"parameter 0 of shape \(6, 4\): state '{key}' has shape \(4, 6\), "
+                                         r"expected \(6, 4\)"):
+        make(name, matrix_params(), lr=1e-2).load_state_dict(saved)
+
+
+def test_load_state_dict_refuses_what_is_not_a_state_dict():
+    opt = make("grams", matrix_params(), lr=1e-2)
+    with pytest.raises(ValueError, match="expected an optimizer state_dict with 'state' and 'param_groups'"):
+        opt.load_state_dict({"model": {}})

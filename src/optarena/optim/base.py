@@ -209,6 +209,7 @@ class ArenaOptimizer(Optimizer):
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._check_loadable(state_dict)
         state_dict = dict(state_dict)
         rng = state_dict.pop("rounding_rng", {})
         saved = state_dict["state"]
@@ -222,6 +223,53 @@ class ArenaOptimizer(Optimizer):
             for key, value in saved.get(pid, {}).items():
                 if torch.is_tensor(value):
                     self.state[p][key] = value.to(device=p.device, copy=True)
+
+
+    def _check_loadable(self, state_dict: Any) -> None:
+        """What `load_state_dict` is given, checked before anything is loaded, with the constructor's
+        messages: its groups' hyperparameters (a missing one means another optimizer's state_dict),
+        and each parameter's state (its keys against what this optimizer keeps, each buffer's shape
+        against the parameter's; on the meta device, so the check allocates nothing)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{name}.load_state_dict: expected an optimizer state_dict with 'state' and "
+                             f"'param_groups', got {type(state_dict).__name__}"
+                             f"{' with keys ' + ', '.join(map(str, state_dict)) if isinstance(state_dict, dict) else ''}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state_dict has {len(saved_groups)} parameter groups, "
+                             f"this optimizer {len(self.param_groups)}")
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            owner = f"{name}.load_state_dict (param group {i})"
+            missing = sorted(set(self.defaults) - set(saved) - {"params"})
+            if missing:
+                raise ValueError(f"{owner}: the saved group lacks {', '.join(missing)}, which {name} keeps: "
+                                 "a state_dict of another optimizer (or of an older optarena)?")
+            self._check(owner, {**saved, "params": group["params"]})  # the saved values, on these tensors
+            params = group["params"]
+            if len(saved["params"]) != len(params):
+                raise ValueError(f"{owner}: {len(saved['params'])} saved parameters, {len(params)} here")
+            for j, (pid, p) in enumerate(zip(saved["params"], params)):
+                self._check_state(f"{owner}, parameter {j} of shape {tuple(p.shape)}", p, group,
+                                  state_dict["state"].get(pid, {}))
+
+    def _check_state(self, owner: str, p: torch.Tensor, group: dict[str, Any], saved: dict[str, Any]) -> None:
+        if not saved:
+            return
+        fresh: dict[str, Any] = {"step": 0}
+        try:
+            self._init_state(torch.empty(p.shape, dtype=p.dtype, device="meta"), fresh, group)
+        except Exception:  # an _init_state the meta device cannot run: nothing to compare with
+            return
+        keys, kept = set(saved) - {"step"}, set(fresh) - {"step"}
+        if keys and kept and keys != kept:  # (kept empty: state made elsewhere, as Muon's momentum)
+            raise ValueError(f"{owner}: the saved state has {', '.join(sorted(keys))}; {type(self).__name__} "
+                             f"keeps {', '.join(sorted(kept))}: a state_dict of another optimizer?")
+        for key, value in saved.items():
+            want = fresh.get(key)
+            if torch.is_tensor(value) and torch.is_tensor(want) and value.shape != want.shape:
+                raise ValueError(f"{owner}: state {key!r} has shape {tuple(value.shape)}, expected "
+                                 f"{tuple(want.shape)}")
 
 
 def _check_real(owner: str, params: list[torch.Tensor]) -> None:
