@@ -72,3 +72,46 @@ def test_two_processes_match_one(shard_dir, tmp_path):
 
 def single_accum(out) -> int:
     return json.loads((out / "run.json").read_text())["plan"]["accum_steps"]
+
+
+STALL = """
+import sys, time, torch
+import torch.distributed as td
+from optarena.train import distributed
+dist = distributed.init("cpu", timeout_s=float(sys.argv[1]))
+if dist.rank == 1:
+    time.sleep(30)  # a stalled peer
+t0 = time.monotonic()
+try:
+    td.all_reduce(torch.ones(1))
+except Exception as e:
+    print(f"raised after {time.monotonic() - t0:.1f}s: {type(e).__name__}", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_a_stalled_peer_fails_a_collective_after_the_configured_timeout():
+    port = free_port()
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank),
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+        if sys.platform == "linux":
+            env["GLOO_SOCKET_IFNAME"] = "lo"
+        procs.append(subprocess.Popen([sys.executable, "-c", STALL, "2"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=env))
+    try:
+        out, err = procs[0].communicate(timeout=25)  # far less than the 30 s stall: the timeout fired
+    finally:
+        for p in procs:
+            p.kill()
+    assert procs[0].returncode == 3, err[-2000:]
+    assert out.startswith("raised after ") and float(out.split()[2].rstrip("s:")) < 15
+
+
+def test_the_timeout_is_a_checked_setting():
+    import pytest
+
+    assert load_config(None, {"dist_timeout_s": 60}).run.dist_timeout_s == 60.0
+    with pytest.raises(ValueError, match="run.dist_timeout_s must be > 0"):
+        load_config(None, {"dist_timeout_s": 0})

@@ -141,10 +141,14 @@ class RunSection(_Section):
     dtype: str = "auto"  # "auto": bf16 autocast on CUDA, float32 on CPU; or "float32", "bfloat16"
     compile: bool = False  # torch.compile the model
     resume: bool = False  # continue from out/checkpoint.pt when it exists (else start afresh)
+    dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for a stalled peer in a
+    #                                collective before the run fails (torch's default is 30 min)
 
     def check(self) -> None:
         if not self.out:
             raise ValueError("run.out must name a directory")
+        if not self.dist_timeout_s > 0:
+            raise ValueError(f"run.dist_timeout_s must be > 0 seconds, got {self.dist_timeout_s}")
         _one_of("run.dtype", self.dtype, DTYPES)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"run.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

@@ -6,6 +6,7 @@ caller already initialised is used and left open; one made here is destroyed by 
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -30,8 +31,10 @@ class Dist:
         return self.world_size > 1
 
 
-def init(device: str = "auto") -> Dist:
-    """Join the torchrun world if launched by it, and pick this rank's device."""
+def init(device: str = "auto", timeout_s: float = 600.0) -> Dist:
+    """Join the torchrun world if launched by it, and pick this rank's device. A collective that waits
+    longer than `timeout_s` for a stalled or dead peer raises (the run is then recorded as failed)
+    instead of blocking the others for torch's default 30 minutes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     dev = _device(device, local, world)
@@ -41,7 +44,8 @@ def init(device: str = "auto") -> Dist:
     if owns:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        td.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
+        td.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world,
+                              timeout=datetime.timedelta(seconds=timeout_s))
     return Dist(rank, world, local, dev, owns)
 
 

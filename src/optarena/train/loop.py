@@ -62,7 +62,7 @@ class RunResult:
 
 
 def train(cfg: TrainConfig) -> RunResult:
-    dist = distributed.init(cfg.run.device)
+    dist = distributed.init(cfg.run.device, cfg.run.dist_timeout_s)
     try:
         result = Trainer(cfg, dist).run()
         distributed.barrier(dist)  # not on an exception: a failed rank's peers must not wait for it
