@@ -83,7 +83,7 @@ def test_cli_prints_each_cells_floors(tmp_path, capsys):
     adamw = _means(tmp_path)["adamw"]
     assert main(["report", str(tmp_path), "--bootstrap", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[2:] == [f"tiny / 80,000,000 tokens / fineweb: unigram {unigram:.3f}, bigram {bigram:.3f} nats "
+    assert lines[3:] == [f"tiny / 80,000,000 tokens / fineweb: unigram {unigram:.3f}, bigram {bigram:.3f} nats "
                          f"({VAL_TOKENS:,} val tokens); adamw {adamw:.3f} = {bigram - adamw:.3f} below bigram"]
 
 

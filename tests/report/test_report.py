@@ -148,18 +148,18 @@ def test_html_is_self_contained_and_has_every_plot(built):
 
 def test_synthetic_data_adds_excess_loss(tmp_path):
     write_db(tmp_path, sizes=("tiny",), loss_floor=1.2)
-    md, html = build_report(tmp_path, num_bootstrap=0)
+    md, html, _ = build_report(tmp_path, num_bootstrap=0)
     assert "Excess loss over the entropy floor" in html.read_text()
     tiny = _rows(_section(md.read_text(), "### tiny"))
     assert tiny["adamw"][-1] == f"{float(tiny['adamw'][2].split()[0]) - 1.2:.4f}"  # excess over floor
 
 
-def test_cli_writes_both_files_and_rebuilds_identically(built, tmp_path, capsys):
+def test_cli_writes_its_files_and_rebuilds_identically(built, tmp_path, capsys):
     out, md, page = built
     assert main(["report", str(out), "--bootstrap", "10"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == [f"wrote {out / 'leaderboard.md'}", f"wrote {out / 'report.html'}"]
-    assert lines[2:] == [f"{cell} / fineweb: floors unknown: the database records neither the floors nor how many "
+    assert lines[:3] == [f"wrote {out / name}" for name in ("leaderboard.md", "report.html", "claims.md")]
+    assert lines[3:] == [f"{cell} / fineweb: floors unknown: the database records neither the floors nor how many "
                          "validation tokens the final losses scored" for cell in ("tiny / 80,000,000 tokens",
                                                                                   "small / 240,000,000 tokens")]
     assert (out / "leaderboard.md").read_text(encoding="utf-8") == md
@@ -170,7 +170,7 @@ def test_cli_writes_both_files_and_rebuilds_identically(built, tmp_path, capsys)
 
 def test_unfinished_runs_and_an_empty_database(tmp_path):
     write_db(tmp_path, sizes=())
-    md, _ = build_report(tmp_path)
+    md, *_ = build_report(tmp_path)
     assert "The database has no runs yet." in md.read_text()
     con = sqlite3.connect(tmp_path / "results.db")
     for cell, opt, status in (("a", "adamw", "pending"), ("b", "muon", "failed")):
@@ -205,7 +205,7 @@ def test_report_flags_an_untuned_lr_table(tmp_path, tuned):
     con.execute("INSERT INTO meta VALUES ('suite_json', ?)", (json.dumps(suite),))
     con.commit()
     con.close()
-    md, _ = build_report(tmp_path, num_bootstrap=0)
+    md, *_ = build_report(tmp_path, num_bootstrap=0)
     flagged = "**LR table not tuned.** This suite's LRs come from `quick_lrs.toml`" in md.read_text()
     assert flagged == (tuned is False)
 

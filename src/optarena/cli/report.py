@@ -1,4 +1,4 @@
-"""``optarena report DIR``: write DIR/leaderboard.md and DIR/report.html from DIR/results.db.
+"""``optarena report DIR``: write DIR/leaderboard.md, DIR/report.html and DIR/claims.md from DIR/results.db.
 
 The HTML is self-contained (plots embedded, no external files) and opens offline. Rebuilding from the
 same database gives identical files. Then prints each cell's reference floors (what count models of its
@@ -18,7 +18,7 @@ import sys
 def register(sub) -> None:
     p = sub.add_parser(
         "report",
-        help="write DIR/leaderboard.md and a self-contained DIR/report.html",
+        help="write DIR/leaderboard.md, a self-contained DIR/report.html and DIR/claims.md",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -46,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
         print("optarena report: error: --bootstrap must be >= 0", file=sys.stderr)
         return 2
     try:
-        md, html = build_report(args.results_dir, num_bootstrap=args.bootstrap, baseline=args.baseline)
+        written = build_report(args.results_dir, num_bootstrap=args.bootstrap, baseline=args.baseline)
         floors = floor_lines(args.results_dir, baseline=args.baseline)
     except (FileNotFoundError, ValueError, sqlite3.DatabaseError) as e:
         print(f"optarena report: error: {e}", file=sys.stderr)
         return 2
-    print("\n".join([f"wrote {md}", f"wrote {html}", *floors]))
+    print("\n".join([*(f"wrote {path}" for path in written), *floors]))
     return 0

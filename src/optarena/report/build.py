@@ -1,4 +1,5 @@
-"""`build_report(results_dir)`: read DIR/results.db, write DIR/leaderboard.md and DIR/report.html;
+"""`build_report(results_dir)`: read DIR/results.db, write DIR/leaderboard.md, DIR/report.html and
+DIR/claims.md (the seed papers' claims against our measurements, also a section of the other two);
 `floor_lines(results_dir)`: each cell's reference floors in a line, for a terminal."""
 
 from __future__ import annotations
@@ -7,7 +8,8 @@ import dataclasses
 import os
 from pathlib import Path
 
-from optarena.report.document import to_html, to_markdown
+from optarena.report.claims import check_claims, claims_blocks, load_claims
+from optarena.report.document import Heading, to_html, to_markdown
 from optarena.report.ladder import find_ladders, fit_ladder
 from optarena.report.leaderboard import floor_summary
 from optarena.report.results import Results, load_results
@@ -16,10 +18,14 @@ from optarena.report.standings import build_cells
 
 MARKDOWN_NAME = "leaderboard.md"
 HTML_NAME = "report.html"
+CLAIMS_NAME = "claims.md"
 
 
-def build_report(results_dir: str | Path, num_bootstrap: int = 200, baseline: str | None = None) -> tuple[Path, Path]:
-    """Write the leaderboard (Markdown) and the self-contained report (HTML) into `results_dir`.
+def build_report(
+    results_dir: str | Path, num_bootstrap: int = 200, baseline: str | None = None
+) -> tuple[Path, Path, Path]:
+    """Write the leaderboard (Markdown), the self-contained report (HTML) and the claims (Markdown) into
+    `results_dir`; returns their paths.
 
     Deterministic: the same database gives byte-identical files (the bootstrap is seeded and no build
     time is written), so rebuilding is idempotent. `num_bootstrap`: replicates per multiplier band
@@ -28,11 +34,14 @@ def build_report(results_dir: str | Path, num_bootstrap: int = 200, baseline: st
     results = _load(results_dir, baseline)
     cells = build_cells(results)
     ladders = [fit_ladder(ladder, num_bootstrap) for ladder in find_ladders(cells)]
-    blocks = report_blocks(results, cells, ladders, command_dir=str(results_dir))
-    md, html = results.path / MARKDOWN_NAME, results.path / HTML_NAME
+    claims = check_claims(load_claims(), cells, ladders, with_data=len({c.key.data for c in cells}) > 1)
+    blocks = report_blocks(results, cells, ladders, claims, command_dir=str(results_dir))
+    md, html, claims_md = (results.path / name for name in (MARKDOWN_NAME, HTML_NAME, CLAIMS_NAME))
+    suite = results.meta.get("suite", "?")
     _write(md, to_markdown(blocks))
-    _write(html, to_html(blocks, title=f"optarena report: {results.meta.get('suite', '?')}"))
-    return md, html
+    _write(html, to_html(blocks, title=f"optarena report: {suite}"))
+    _write(claims_md, to_markdown([Heading(f"optarena claims: {suite}", 1), *claims_blocks(claims)]))
+    return md, html, claims_md
 
 
 def floor_lines(results_dir: str | Path, baseline: str | None = None) -> list[str]:

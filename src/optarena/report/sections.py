@@ -1,4 +1,4 @@
-"""The report as blocks: overview, a leaderboard per cell, ladders, the papers' numbers, reproducibility."""
+"""The report as blocks: overview, a leaderboard per cell, ladders, the papers' claims and numbers, reproducibility."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 
 import optarena
 from optarena.report import figures, fmt
+from optarena.report.claims import Checked, claims_blocks
 from optarena.report.document import Block, Code, Figure, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
 from optarena.report.floors import below
@@ -43,7 +44,9 @@ LADDER_NOTE = (
 )
 
 
-def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], command_dir: str) -> list[Block]:
+def report_blocks(
+    results: Results, cells: list[Cell], ladders: list[Ladder], claims: list[Checked], command_dir: str
+) -> list[Block]:
     with_data = len({c.key.data for c in cells}) > 1
     who = fmt.who(results.baseline)
     colours = figures.palette({s.optimizer for c in cells for s in c.standings}, results.baseline)
@@ -66,6 +69,7 @@ def report_blocks(results: Results, cells: list[Cell], ladders: list[Ladder], co
         blocks += [Heading("Scaling ladders"), Text(LADDER_NOTE.format(who=who), "note")]
         for ladder in ladders:
             blocks += _ladder_blocks(ladder, colours)
+    blocks += claims_blocks(claims)
     blocks += quoted_blocks(cells, ladders, with_data, results.baseline)
     blocks += _reproducibility(results, command_dir)
     return blocks
@@ -88,7 +92,8 @@ def _intro(results: Results) -> str:
     return (
         f"Suite `{meta.get('suite', '?')}`, created {meta.get('created_at', '?')}. "
         f"{len(results.runs)} runs: {fmt.statuses(results.runs)}. Built from this directory's `results.db`; "
-        'every number below is measured by optarena unless it is in the section "Quoted from the papers".'
+        'every number below is measured by optarena unless it is labelled quoted (the papers\' claims in "Claims", '
+        'and the section "Quoted from the papers").'
     )
 
 

@@ -154,7 +154,7 @@ def _verdicts(picks: dict[str, Pick], baseline: str) -> dict[str, Verdict]:
     if base is None or not base.best_runs:
         return {}
     base_losses = [r.final_val_loss for r in base.best_runs]
-    raw = {opt: _verdict([r.final_val_loss for r in pick.best_runs], base_losses)
+    raw = {opt: welch_verdict([r.final_val_loss for r in pick.best_runs], base_losses)
            for opt, pick in picks.items() if opt != baseline and pick.best_runs}
     return dict(zip(raw, holm_verdicts(list(raw.values()), ALPHA)))
 
@@ -235,7 +235,8 @@ def _standing(opt: str, runs: list[Run], pick: Pick, verdict: Verdict | None) ->
     )
 
 
-def _verdict(losses: list[float], base_losses: list[float]) -> Verdict:
+def welch_verdict(losses: list[float], base_losses: list[float]) -> Verdict:
+    """`compare_to_baseline` at ALPHA, with a verdict (and no test) where both samples are constant."""
     try:
         return compare_to_baseline(losses, base_losses, alpha=ALPHA)
     except ValueError:  # both samples constant (e.g. a deterministic CPU run repeated): no t statistic
