@@ -142,7 +142,7 @@ def test_parquet_reads_text_column_or_says_pyarrow_is_needed(tmp_path, docs):
         import pyarrow.parquet as pq
     except ImportError:
         path.write_bytes(b"PAR1")
-        with pytest.raises(ImportError, match="pip install pyarrow"):
+        with pytest.raises(ImportError, match=r"pip install .optarena\[hf\]."):
             list(iter_documents([path]))
         return
     pq.write_table(pa.table({"text": docs}), path)
@@ -151,7 +151,7 @@ def test_parquet_reads_text_column_or_says_pyarrow_is_needed(tmp_path, docs):
 
 def test_hf_input_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
-    with pytest.raises(ImportError, match="pip install datasets"):
+    with pytest.raises(ImportError, match=r"needs datasets: pip install .optarena\[hf\]."):
         list(iter_documents(["hf:HuggingFaceFW/fineweb:sample-10BT"]))
 
 

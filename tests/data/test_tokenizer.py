@@ -97,3 +97,19 @@ def test_bytes_tokenizer_is_utf8_shifted_by_one(docs):
 def test_a_bad_spec_names_the_choices():
     with pytest.raises(ValueError, match="'bytes'"):
         T.parse_spec("byte")
+
+
+def test_a_missing_tokenizers_package_names_its_extra(monkeypatch, tmp_path):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_tokenizers(name, *args, **kwargs):
+        if name == "tokenizers" or name.startswith("tokenizers."):
+            raise ModuleNotFoundError("No module named 'tokenizers'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tokenizers)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'optarena\[data\]' .* --tokenizer bytes"):
+        T.train_bpe(["some text"], 300, tmp_path / "t.json")
+    assert T.load_bytes().encode_docs(["ok"])[0].tolist() == [0, ord("o") + 1, ord("k") + 1]  # needs nothing

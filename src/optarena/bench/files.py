@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import tomllib
+from optarena._toml import tomllib
 
 SUITES_DIR = Path(__file__).parent / "suites"
 TABLE_SUFFIX = "_lrs.toml"  # LR tables live beside the suites and are not suites themselves

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import tomllib
+from optarena._toml import tomllib
 
 from .suite import Variant
 

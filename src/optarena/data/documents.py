@@ -71,7 +71,7 @@ def _iter_parquet(path: Path) -> Iterator[str]:
     try:
         import pyarrow.parquet as pq
     except ImportError as e:
-        raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install pyarrow") from e
+        raise ImportError(f"{path}: reading .parquet needs pyarrow: pip install 'optarena[hf]'") from e
     parquet = pq.ParquetFile(path)
     if "text" not in parquet.schema_arrow.names:
         raise ValueError(f"{path}: no column 'text' (columns: {parquet.schema_arrow.names})")
@@ -84,7 +84,7 @@ def _iter_hf(spec: str) -> Iterator[str]:
     try:
         import datasets
     except ImportError as e:
-        raise ImportError(f"{spec}: streaming a Hugging Face dataset needs `pip install datasets`") from e
+        raise ImportError(f"{spec}: streaming a Hugging Face dataset needs datasets: pip install 'optarena[hf]'") from e
     try:
         stream = datasets.load_dataset(name, name=config or None, split="train", streaming=True)
         for record in stream:

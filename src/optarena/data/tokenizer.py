@@ -103,7 +103,7 @@ def gpt2_available(timeout_s: float = GPT2_TIMEOUT_S) -> bool:
 def load_gpt2() -> TextTokenizer:
     if not gpt2_available():
         raise RuntimeError(
-            "GPT-2 tokenizer unavailable: needs `pip install tiktoken` and either network access to "
+            "GPT-2 tokenizer unavailable: needs tiktoken (pip install 'optarena[hf]') and either network access to "
             "openaipublic.blob.core.windows.net or tiktoken's cached vocab.bpe/encoder.json in "
             "$TIKTOKEN_CACHE_DIR; or use tokenizer='bpe:<vocab>'"
         )
@@ -132,9 +132,23 @@ def load_bytes() -> TextTokenizer:
     return TextTokenizer("bytes", BYTES_VOCAB, 0, encode_batch, decode, "bytes-utf8-plus-one")
 
 
+def _tokenizers():
+    """The `tokenizers` package, or an error that says how to get it (it is an optional extra)."""
+    try:
+        import tokenizers
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "a local BPE tokenizer needs the `tokenizers` package: pip install 'optarena[data]' "
+            "(or use the byte tokenizer, which needs nothing: --tokenizer bytes, --data embedded:bytes)"
+        ) from None
+    return tokenizers
+
+
 def train_bpe(texts: Iterable[str], vocab_size: int, path: str | Path) -> TextTokenizer:
     """Train a byte-level BPE on `texts` (the train split only) and save it as `path`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tk = _tokenizers()
+    Tokenizer, decoders, models, pre_tokenizers, trainers = (tk.Tokenizer, tk.decoders, tk.models,
+                                                              tk.pre_tokenizers, tk.trainers)
 
     tok = Tokenizer(models.BPE())
     # GPT-2's pre-tokenization regex on bytes: any text encodes, nothing maps to <unk>.
@@ -156,7 +170,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int, path: str | Path) -> TextTo
 
 
 def load_bpe(path: str | Path) -> TextTokenizer:
-    from tokenizers import Tokenizer
+    Tokenizer = _tokenizers().Tokenizer
 
     path = Path(path)
     tok = Tokenizer.from_file(str(path))

@@ -26,10 +26,7 @@ class Quoted:
 
 
 def load_quoted() -> Quoted:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    from optarena._toml import tomllib
 
     text = resources.files("optarena.report").joinpath("quoted.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)

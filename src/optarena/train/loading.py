@@ -162,10 +162,8 @@ def _field_type(section: str, name: str) -> Any:
 
 
 def _read_toml(path: str | Path) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    from optarena._toml import tomllib
+
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

@@ -73,7 +73,7 @@ def require_mirrors(tensorboard: bool, wandb: bool) -> None:
     for wanted, package in ((tensorboard, "tensorboard"), (wandb, "wandb")):
         if wanted and importlib.util.find_spec(package) is None:
             raise ValueError(f"log.{package}=true needs the {package!r} package, which is not installed "
-                             f"(pip install {package}); or set log.{package}=false")
+                             f"(pip install 'optarena[logging]'); or set log.{package}=false")
 
 
 def make_mirrors(out: Path, tensorboard: bool, wandb: bool, config: dict[str, Any]) -> list[Any]:
