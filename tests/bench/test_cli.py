@@ -28,3 +28,13 @@ def test_bench_runs_resumes_and_reports_failures(write_suite, tmp_path, capsys):
     assert "FAILED" in capsys.readouterr().out
     (failed,) = ResultsDB(tmp_path / "bad").runs("failed")
     assert "betas" in failed["error"] and failed["optimizer"] == "lion"
+
+
+def test_a_report_that_cannot_be_imported_is_a_failure_not_a_note(monkeypatch, capsys, tmp_path):
+    import sys
+
+    from optarena.cli import bench
+
+    monkeypatch.setitem(sys.modules, "optarena.report", None)  # `from optarena.report import ...` fails
+    assert bench.build_report(str(tmp_path)) is False
+    assert "optarena bench: the report failed: ModuleNotFoundError" in capsys.readouterr().err
