@@ -3,7 +3,8 @@
     .venv/bin/python scripts/results_tables.py lr-grid DIR    final loss of every optimizer at every LR
     .venv/bin/python scripts/results_tables.py holdout DIR    each optimizer vs AdamW on seeds >= 1 only
 
-``lr-grid`` (one seed per LR) gives a sweep's loss at each LR multiplier, the best in bold.
+``lr-grid`` gives a sweep's seed-0 loss at each LR multiplier (the points the LR was chosen on), the best in
+bold; the finalists' other seeds are left out.
 ``holdout``: the LRs of `quick_lrs.toml` were chosen on seed 0, so seed 0 flatters every optimizer a
 little; this is the mean paired difference to AdamW over the other seeds, which played no part in
 the choice.
@@ -21,7 +22,7 @@ from pathlib import Path
 def lr_grid(db: sqlite3.Connection) -> None:
     rows = defaultdict(dict)
     for opt, mult, lr, loss in db.execute("SELECT optimizer, lr_mult, lr, final_val_loss FROM runs "
-                                          "WHERE status = 'finished' ORDER BY optimizer, lr_mult"):
+                                          "WHERE status = 'finished' AND seed = 0 ORDER BY optimizer, lr_mult"):
         rows[opt][mult] = (lr, loss)
     mults = sorted({m for r in rows.values() for m in r})
     print("| optimizer | centre LR | " + " | ".join(f"x{m:g}" for m in mults) + " |")
