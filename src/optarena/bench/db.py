@@ -46,6 +46,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from optarena._proc import pid_alive
+
 SCHEMA_VERSION = 1
 FILENAME = "results.db"
 STATUSES = ("pending", "running", "finished", "diverged", "failed")
@@ -221,7 +223,7 @@ class ResultsDB:
     def release_stale(self) -> list[str]:
         """Cells left "running" by a process of this host that no longer exists -> "pending"."""
         host = socket.gethostname()
-        stale = [r["cell"] for r in self.runs("running") if r["host"] == host and not _alive(r["pid"])]
+        stale = [r["cell"] for r in self.runs("running") if r["host"] == host and not pid_alive(r["pid"])]
         self.release(stale)
         return stale
 
@@ -233,18 +235,6 @@ class ResultsDB:
         with self.transaction() as c:
             c.executemany(f"INSERT OR REPLACE INTO choices({','.join(cols)}) VALUES({','.join('?' * len(cols))})",
                           [tuple(r[k] for k in cols) for r in rows])
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
 
 
 def dumps(obj: Any) -> str:

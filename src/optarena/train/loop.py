@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -34,6 +33,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from optarena._proc import pid_alive
 from optarena.data import ValidationSet, resolve_data
 
 from . import checkpoint, distributed
@@ -310,18 +310,8 @@ def _remove_stale_temporaries(out: Path) -> None:
     a live process's own is kept."""
     for tmp in out.glob(".*.*.tmp"):
         pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
 
 
 def _check_out_dir(out: Path, resume: bool, dist: Dist) -> None:
