@@ -19,6 +19,7 @@ import argparse
 import torch
 
 from optarena import optim
+from optarena._text import markdown_table
 from optarena.model import Transformer, get_preset
 from optarena.perf.timing import best_times
 
@@ -56,9 +57,8 @@ def main() -> None:
     ref = t["torch AdamW (for-loop)"]
     n = sum(p.numel() for p in params)
     print(f"{args.model}: {n:,} parameters, {args.threads} thread(s), {args.clock} clock, best of {args.rounds}")
-    print("| step | ms | x torch AdamW |\n|---|---|---|")
-    for name, seconds in t.items():
-        print(f"| {name} | {1e3 * seconds:.1f} | {seconds / ref:.2f} |")
+    rows = [(name, f"{1e3 * seconds:.1f}", f"{seconds / ref:.2f}") for name, seconds in t.items()]
+    print(markdown_table(("step", "ms", "x torch AdamW"), rows))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import argparse
 
 import torch
 
+from optarena._text import markdown_table
 from optarena.optim._lowp import stochastic_round_
 from optarena.perf.timing import best_times
 
@@ -55,9 +56,8 @@ def main() -> None:
     }
     t = best_times(fns, args.rounds, torch.device("cpu"), before=lambda: work.copy_(src), clock="cpu")
     print(f"{n:,} elements in pieces of {args.piece:,}, 1 thread, cpu clock, best of {args.rounds}")
-    print("| operation | ms | ns per element |\n|---|---|---|")
-    for name, seconds in t.items():
-        print(f"| {name} | {1e3 * seconds:.1f} | {1e9 * seconds / n:.2f} |")
+    rows = [(name, f"{1e3 * seconds:.1f}", f"{1e9 * seconds / n:.2f}") for name, seconds in t.items()]
+    print(markdown_table(("operation", "ms", "ns per element"), rows))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,15 +117,18 @@ def test_shard_floors_are_cached_per_scored_prefix_and_redone_when_the_data_chan
 
 
 def test_a_read_only_data_directory_still_gets_its_floors(shards, monkeypatch):
+    import builtins
+
+    from optarena import _files
+
     ds = resolve_data(str(shards))
-    real = F.Path.write_text
 
-    def refuse(self, *a, **k):
-        if self.parent == shards:
-            raise PermissionError(13, "read-only", str(self))
-        return real(self, *a, **k)
+    def refuse(file, mode="r", *a, **k):  # the cache file is written by optarena._files.atomic_write
+        if Path(file).parent == shards and set(mode) & set("wxa"):
+            raise PermissionError(13, "read-only", str(file))
+        return builtins.open(file, mode, *a, **k)
 
-    monkeypatch.setattr(F.Path, "write_text", refuse)
+    monkeypatch.setattr(_files, "open", refuse, raising=False)
     got = F.reference_floors(ds, val_tokens=100)
     assert got["val_tokens_scored"] == 100 and not (shards / F.FLOORS_FILE).exists()
     assert not list(shards.glob("*.tmp"))

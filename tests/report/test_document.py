@@ -20,7 +20,7 @@ BLOCKS = [
 def test_markdown():
     md = to_markdown(BLOCKS)
     assert "# Title\n\n## Section" in md
-    assert "| a | b|c |" in md  # headers are ours, cells are escaped
+    assert "| a | b\\|c |" in md  # header and cells escaped alike: a bare "|" would split the column
     assert "| 1 | **x\\|y<br>z** |" in md
     assert "*Plots in report.html: plot; plot 2.*" in md and "```toml\nx = 1 < 2\n```" in md
 

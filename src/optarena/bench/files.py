@@ -3,11 +3,11 @@ with the suite it `extends` merged under it and, for `--full`, its [full] table 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from optarena._text import did_you_mean
 from optarena._toml import tomllib
 
 SUITES_DIR = Path(__file__).parent / "suites"
@@ -31,8 +31,7 @@ def suite_path(name_or_path: str | Path) -> Path:
         return path
     if str(name_or_path) in named_suites():
         return SUITES_DIR / f"{name_or_path}.toml"
-    close = difflib.get_close_matches(str(name_or_path), named_suites(), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(name_or_path, named_suites())
     raise ValueError(f"no suite {str(name_or_path)!r}{hint}; named suites: {', '.join(named_suites())} "
                      "(or give the path of a suite TOML file)")
 
@@ -94,6 +93,5 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 def check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(allowed)}")
+            raise ValueError(f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}; "
+                             f"valid keys: {', '.join(allowed)}")

@@ -49,11 +49,12 @@ fair search gives the baseline as many points as the rest.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from optarena._text import did_you_mean
 
 from .files import check_keys, read_suite_file, suite_path
 from .tuned import Tuned, check_fair, read_tuned
@@ -275,8 +276,7 @@ def _baseline(doc: dict[str, Any], variants: tuple[Variant, ...], where: str) ->
         return DEFAULT_BASELINE
     name, names = doc["baseline"], [v.name for v in variants]
     if name not in names:
-        close = difflib.get_close_matches(str(name), names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, names)
         raise ValueError(f"{where}: `baseline` {name!r} is not one of the suite's optimizers{hint}; "
                          f"choices: {', '.join(names)}")
     return name
@@ -315,8 +315,7 @@ def _check(suite: Suite, where: str) -> None:
             raise ValueError(f"{where}: optimizer {v.name!r}: {e}") from None
     for model in suite.models:
         if model not in PRESETS:
-            close = difflib.get_close_matches(model, list(PRESETS), n=1)
-            raise ValueError(f"{where}: unknown model {model!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ValueError(f"{where}: unknown model {model!r}{did_you_mean(model, PRESETS)}")
         for v in suite.variants:
             v.centre(model)
     if not suite.lr_mults or any(m <= 0 for m in suite.lr_mults) or len(set(suite.lr_mults)) < len(suite.lr_mults):

@@ -19,10 +19,11 @@ strings, flags, counts) is swept as given.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from optarena._text import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,8 @@ def _coordinate(name: str, optimizer: str, hp: str, grid: Any, opt: Mapping[str,
     if hp == "lr":
         raise ValueError(f"{who}: the LR is tuned by `lr_mults`")
     if hp not in accepted or hp == "total_steps":
-        close = difflib.get_close_matches(hp, accepted, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"{who}, which {optimizer} does not take{hint}; it accepts: {', '.join(accepted)} "
-                         "(an optimizer's own `tune` table replaces the suite's)")
+        raise ValueError(f"{who}, which {optimizer} does not take{did_you_mean(hp, accepted)}; it accepts: "
+                         f"{', '.join(accepted)} (an optimizer's own `tune` table replaces the suite's)")
     if hp in scale:
         raise ValueError(f"{who}, which its `scale` moves with the LR multiplier: tune one or the other")
     if hp not in opt and hp not in defaults:

@@ -35,12 +35,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from optarena._files import atomic_write
 
 FLOORS_FILE = "floors.json"
 FLOORS_VERSION = 1
@@ -194,12 +195,10 @@ def _saved(cached: Path, fingerprint: str) -> dict[str, Any]:
 
 def _save(cached: Path, fingerprint: str, entries: dict[str, Any]) -> None:
     document = {"version": FLOORS_VERSION, "fingerprint": fingerprint, "by_val_tokens": entries}
-    tmp = cached.with_name(f"{FLOORS_FILE}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(document, indent=1) + "\n")
-        tmp.replace(cached)
+        atomic_write(cached, json.dumps(document, indent=1) + "\n")
     except OSError:  # a read-only data directory: no cache, same numbers
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 @contextlib.contextmanager

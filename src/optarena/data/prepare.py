@@ -18,7 +18,6 @@ byte-identical shards to an uninterrupted run; finished shards are not rewritten
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from optarena._files import atomic_write
 
 from .documents import is_val, iter_documents
 from .shards import read_header, write_shard
@@ -251,6 +252,4 @@ def _take_chars(texts: Iterable[str], limit: int) -> Iterator[str]:
 
 
 def _save_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1) + "\n")

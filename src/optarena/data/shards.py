@@ -15,11 +15,11 @@ pre-tokenized FineWeb10B shards can be read directly and ours can be fed to its 
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from optarena._files import atomic_write
 
 MAGIC = 20240520
 VERSION = 1
@@ -33,7 +33,7 @@ class ShardError(ValueError):
 
 
 def write_shard(path: str | Path, tokens: np.ndarray | list[int]) -> Path:
-    """Write `tokens` as a shard at `path`, atomically (temp file in the same dir + os.replace).
+    """Write `tokens` as a shard at `path`, atomically (optarena._files.atomic_write).
 
     Readers never see a half-written shard, which is what makes `prepare` safe to kill.
     """
@@ -49,17 +49,13 @@ def write_shard(path: str | Path, tokens: np.ndarray | list[int]) -> Path:
     header = np.zeros(HEADER_INTS, dtype="<i4")
     header[:3] = (MAGIC, VERSION, tokens_np.size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique temp name opened with "xb" (not mkstemp, whose files are 0600): normal permissions.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+
+    def write(tmp: Path) -> None:
         with open(tmp, "xb") as f:
             f.write(header.tobytes())
             f.write(tokens_np.astype("<u2").tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def read_header(path: str | Path) -> int:

@@ -14,13 +14,14 @@ Trainer use: `TokenLoader(ds.train, B, T, ...)` and `validation_batches(ds.val, 
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from optarena._text import did_you_mean
 
 from .embedded import ensure_embedded
 from .stream import ShardStream, TokenStream
@@ -105,10 +106,8 @@ def parse_synthetic_args(args: str) -> dict[str, Any]:
         key, eq, value = item.partition("=")
         key = key.strip()
         if not eq or key not in SYNTHETIC_KEYS:
-            near = difflib.get_close_matches(key, SYNTHETIC_KEYS, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ValueError(f"synthetic: bad option {item!r}, expected key=value with keys "
-                             f"{sorted(SYNTHETIC_KEYS)}{hint}")
+            raise ValueError(f"synthetic: bad option {item!r}{did_you_mean(key, SYNTHETIC_KEYS)}, expected "
+                             f"key=value with keys {sorted(SYNTHETIC_KEYS)}")
         field = SYNTHETIC_KEYS[key]
         kwargs[field] = float(value) if field == "zipf_s" else int(value)
     return kwargs

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from optarena._files import atomic_write
+
 EOT = "<|endoftext|>"
 DEFAULT_BPE_VOCAB = 8192
 MAX_VOCAB = 2**16
@@ -163,9 +165,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int, path: str | Path) -> TextTo
     tok.train_from_iterator(texts, trainer)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tok.save(str(tmp))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: tok.save(str(tmp)))
     return load_bpe(path)
 
 

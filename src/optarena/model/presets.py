@@ -25,8 +25,8 @@ or any other field; the result is validated like any ModelConfig.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
+from optarena._text import did_you_mean, text_table
 from optarena.model.config import ModelConfig
 from optarena.model.counting import chinchilla_tokens, count_params, flops_per_token
 
@@ -72,18 +72,13 @@ PRESETS: dict[str, ModelConfig] = {
 def get_preset(name: str, vocab_size: int | None = None, **overrides: object) -> ModelConfig:
     """The named preset, optionally with another vocab_size or other fields replaced."""
     if name not in PRESETS:
-        raise ValueError(f"unknown model preset {name!r}{_suggest(name, PRESETS)}; known: {', '.join(PRESETS)}")
+        raise ValueError(f"unknown model preset {name!r}{did_you_mean(name, PRESETS)}; known: {', '.join(PRESETS)}")
     if vocab_size is not None:
         overrides["vocab_size"] = vocab_size
     for key in overrides:
         if key not in ModelConfig.field_names():
-            raise ValueError(f"unknown ModelConfig field {key!r}{_suggest(key, ModelConfig.field_names())}")
+            raise ValueError(f"unknown ModelConfig field {key!r}{did_you_mean(key, ModelConfig.field_names())}")
     return dataclasses.replace(PRESETS[name], **overrides)
-
-
-def _suggest(word: str, options: object) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 _COLUMNS = ("name", "layers", "d_model", "heads q/kv x dim", "d_ff", "vocab", "tied", "seq",
@@ -93,16 +88,8 @@ _COLUMNS = ("name", "layers", "d_model", "heads q/kv x dim", "d_ff", "vocab", "t
 def presets_table() -> str:
     """Plain-text table of every preset: shape, parameter counts, training FLOPs/token at its own
     max_seq_len, and the Chinchilla budget (20 x total parameters)."""
-    rows = [_COLUMNS] + [_row(name, cfg) for name, cfg in PRESETS.items()]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = ["  ".join(_pad(row, widths)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _pad(row: tuple[str, ...], widths: list[int]) -> list[str]:
-    # Names left-aligned, numbers right-aligned.
-    return [cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+    rows = [_row(name, cfg) for name, cfg in PRESETS.items()]
+    return text_table(_COLUMNS, rows, right=range(1, len(_COLUMNS)))  # names left-aligned, numbers right
 
 
 def _row(name: str, cfg: ModelConfig) -> tuple[str, ...]:

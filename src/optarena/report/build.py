@@ -5,9 +5,9 @@ DIR/claims.md (the seed papers' claims against our measurements, also a section 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
+from optarena._files import atomic_write
 from optarena.report.claims import check_claims, claims_blocks, load_claims
 from optarena.report.document import Heading, to_html, to_markdown
 from optarena.report.ladder import find_ladders, fit_ladder
@@ -38,9 +38,9 @@ def build_report(
     blocks = report_blocks(results, cells, ladders, claims, command_dir=str(results_dir))
     md, html, claims_md = (results.path / name for name in (MARKDOWN_NAME, HTML_NAME, CLAIMS_NAME))
     suite = results.meta.get("suite", "?")
-    _write(md, to_markdown(blocks))
-    _write(html, to_html(blocks, title=f"optarena report: {suite}"))
-    _write(claims_md, to_markdown([Heading(f"optarena claims: {suite}", 1), *claims_blocks(claims)]))
+    atomic_write(md, to_markdown(blocks))  # atomically: a browser reloading the page never sees half of it
+    atomic_write(html, to_html(blocks, title=f"optarena report: {suite}"))
+    atomic_write(claims_md, to_markdown([Heading(f"optarena claims: {suite}", 1), *claims_blocks(claims)]))
     return md, html, claims_md
 
 
@@ -60,10 +60,3 @@ def _load(results_dir: str | Path, baseline: str | None) -> Results:
         raise ValueError(f"baseline {baseline!r} has no runs in {results.path}; "
                          f"optimizers: {', '.join(results.optimizers) or 'none'}")
     return dataclasses.replace(results, baseline=baseline)
-
-
-def _write(path: Path, text: str) -> None:
-    """Atomically: a reader (or a browser reloading the page) never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

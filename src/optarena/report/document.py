@@ -11,6 +11,8 @@ import html
 import re
 from dataclasses import dataclass
 
+from optarena._text import markdown_table
+
 
 @dataclass(frozen=True)
 class Styled:
@@ -88,16 +90,14 @@ def _md(b: Heading | Text | Table | Code) -> str:
         lines = b.text.split("\n")
         return "\n".join(["> " + ("**⚠** " if b.tone == "warn" else "") + lines[0]] + ["> " + s for s in lines[1:]])
     if isinstance(b, Table):
-        cells = [[_md_cell(_cell(c)) for c in row] for row in b.rows]
-        lines = ["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
-        return (f"*{b.caption}*\n\n" if b.caption else "") + "\n".join(lines)
+        table = markdown_table(b.header, [[_md_cell(_cell(c)) for c in row] for row in b.rows])
+        return (f"*{b.caption}*\n\n" if b.caption else "") + table
     return f"```{b.lang}\n{b.text.rstrip()}\n```"
 
 
 def _md_cell(c: Styled) -> str:
-    text = c.text.replace("|", "\\|").replace("\n", "<br>")  # GitHub tables take <br>, not newlines
-    return f"**{text}**" if c.tone == "warn" and text else text
+    """A "warn" cell in bold (markdown_table escapes its "|" and newlines)."""
+    return f"**{c.text}**" if c.tone == "warn" and c.text else c.text
 
 
 # -------------------------------------------------------------------------------------------------- HTML

@@ -5,20 +5,22 @@ data-loader position, RNG states (torch, CUDA, Python, NumPy), the step, the div
 state (its reference loss and ln V count), the elapsed time and the metrics history, plus the
 resolved config that made it.
 It is written to a temporary file in the same directory and moved over the old one with
-os.replace, so a crash leaves either the previous checkpoint or the new one, never half of one.
+os.replace (optarena._files.atomic_write), so a crash leaves either the previous checkpoint or the
+new one, never half of one.
 Only rank 0 writes; every rank reads it back. The file holds tensors and plain Python values only,
 so it loads with `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from optarena._files import atomic_write
 
 FILENAME = "checkpoint.pt"
 # Sections whose change makes a resumed run a different experiment. The others (run, log) may
@@ -32,13 +34,7 @@ def path_in(out: str | Path) -> Path:
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load(path: Path, device: torch.device) -> dict[str, Any]:

@@ -25,6 +25,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from optarena._text import did_you_mean
+
 SCHEDULES = ("cosine", "linear", "wsd", "constant")
 BUDGET_COUNTS = ("total", "non_embedding")
 DTYPES = ("auto", "float32", "bfloat16")
@@ -241,15 +243,7 @@ def _unit_interval(name: str, value: float) -> None:
 
 def _one_of(name: str, value: str, options: tuple[str, ...]) -> None:
     if value not in options:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(options)}{suggest(value, options)}")
-
-
-def suggest(word: str, options: typing.Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest option, or ''."""
-    import difflib
-
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(options)}{did_you_mean(value, options)}")
 
 
 def _frozen_value(v: Any) -> Any:
@@ -272,7 +266,7 @@ def _check_hyperparameters(name: str, hp: dict[str, Any]) -> None:
                              f"({'use optim.lr' if key == 'lr' else 'from the budget'})")
         if key not in accepted:
             raise ValueError(f"optim.hp.{key}: {name} has no hyperparameter {key!r}"
-                             f"{suggest(key, accepted)}; it accepts: {', '.join(accepted)}")
+                             f"{did_you_mean(key, accepted)}; it accepts: {', '.join(accepted)}")
 
 
 def _check_roles(roles: Any) -> None:
@@ -284,7 +278,7 @@ def _check_roles(roles: Any) -> None:
                          f"{{attention = {{lr_scale = 1.1}}}}, got {roles!r}")
     for role in roles:
         if role not in ROLES:
-            raise ValueError(f"optim.hp.roles: unknown role {role!r}{suggest(role, ROLES)}; roles are: "
+            raise ValueError(f"optim.hp.roles: unknown role {role!r}{did_you_mean(role, ROLES)}; roles are: "
                              f"{', '.join(ROLES)}")
 
 

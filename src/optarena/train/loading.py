@@ -28,7 +28,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import FIELDS, SECTIONS, TrainConfig, suggest
+from optarena._text import did_you_mean
+
+from .config import FIELDS, SECTIONS, TrainConfig
 
 HP_PREFIXES = ("optim.hp.", "hp.")
 _TRUE, _FALSE, _NONE = ("true", "yes", "on", "1"), ("false", "no", "off", "0"), ("none", "null")
@@ -75,7 +77,7 @@ def resolve_key(key: str) -> tuple[str, str, str | None]:
         raise ValueError(f"unknown config key {key!r}: {name!r} belongs to [{FIELDS[name].split('.')[0]}] "
                          f"(use {FIELDS[name]!r} or {name!r})")
     valid = [*FIELDS, *FIELDS.values()]
-    raise ValueError(f"unknown config key {key!r}{suggest(key, valid)}; valid keys: {', '.join(FIELDS)} "
+    raise ValueError(f"unknown config key {key!r}{did_you_mean(key, valid)}; valid keys: {', '.join(FIELDS)} "
                      "(or section.key, or optim.hp.<name> for an optimizer hyperparameter)")
 
 

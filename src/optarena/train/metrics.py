@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from optarena._files import atomic_write
+
 from .record import json_safe
 
 FILENAME = "metrics.jsonl"
@@ -61,9 +63,7 @@ class MetricsLog:
             mirror.close()
 
     def _rewrite(self) -> None:
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(json_safe(e), allow_nan=False) + "\n" for e in self.history))
-        tmp.replace(self.path)
+        atomic_write(self.path, "".join(json.dumps(json_safe(e), allow_nan=False) + "\n" for e in self.history))
 
 
 def require_mirrors(tensorboard: bool, wandb: bool) -> None:

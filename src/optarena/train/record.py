@@ -14,7 +14,7 @@
     versions          python, torch, numpy, optarena (+ CUDA/cuDNN when present)
     hardware          CPU model and cores, GPU names, world size
 
-Rewritten atomically (temp file + os.replace) at the start, at each checkpoint and at the end.
+Rewritten atomically (optarena._files.atomic_write) at the start, at each checkpoint and at the end.
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ import numpy as np
 import torch
 
 import optarena
+from optarena._files import atomic_write
 
 FILENAME = "run.json"
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Atomic JSON write; non-finite floats become null (strict JSON has no NaN)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
 
 
 def json_safe(obj: Any) -> Any:
