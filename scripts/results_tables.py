@@ -13,46 +13,60 @@ the choice.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+from optarena._text import markdown_table
+from optarena.bench.db import ResultsDB
 
 
-def lr_grid(db: sqlite3.Connection) -> None:
-    rows = defaultdict(dict)
-    for opt, mult, lr, loss in db.execute("SELECT optimizer, lr_mult, lr, final_val_loss FROM runs "
-                                          "WHERE status = 'finished' AND seed = 0 ORDER BY optimizer, lr_mult"):
-        rows[opt][mult] = (lr, loss)
+def lr_grid(runs: list[dict[str, Any]]) -> str:
+    rows: dict[str, dict[float, tuple[float, float]]] = defaultdict(dict)
+    for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: (r["optimizer"], r["lr_mult"])):
+        rows[r["optimizer"]][r["lr_mult"]] = (r["lr"], r["final_val_loss"])
+    if not rows:
+        raise ValueError("no finished seed-0 run: no LR grid to show")
     mults = sorted({m for r in rows.values() for m in r})
-    print("| optimizer | centre LR | " + " | ".join(f"x{m:g}" for m in mults) + " |")
-    print("|---" * (len(mults) + 2) + "|")
+    body = []
     for opt, r in rows.items():
+        if 1.0 not in r:
+            raise ValueError(f"optimizer {opt!r} has no finished seed-0 run at its centre LR (x1)")
         best = min(loss for _, loss in r.values())
         cells = [("**%.4f**" if r[m][1] == best else "%.4f") % r[m][1] if m in r else "—" for m in mults]
-        print(f"| `{opt}` | {r[1.0][0]:g} | " + " | ".join(cells) + " |")
+        body.append((f"`{opt}`", f"{r[1.0][0]:g}", *cells))
+    return markdown_table(("optimizer", "centre LR", *(f"x{m:g}" for m in mults)), body)
 
 
-def holdout(db: sqlite3.Connection) -> None:
-    loss = defaultdict(dict)
-    for opt, seed, value in db.execute("SELECT optimizer, seed, final_val_loss FROM runs "
-                                       "WHERE status = 'finished' AND seed >= 1"):
-        loss[opt][seed] = value
-    base = loss["adamw"]
+def holdout(runs: list[dict[str, Any]]) -> str:
+    loss: dict[str, dict[int, float]] = defaultdict(dict)
+    for r in runs:
+        if r["seed"] >= 1:
+            loss[r["optimizer"]][r["seed"]] = r["final_val_loss"]
+    base = loss.get("adamw")
+    if not base:
+        raise ValueError("no finished adamw run with a seed >= 1: nothing to pair the other optimizers with")
     diffs = {opt: statistics.mean(s[k] - base[k] for k in s) for opt, s in loss.items() if s.keys() == base.keys()}
-    print(f"| optimizer | seeds {', '.join(map(str, sorted(base)))}: mean Δ vs AdamW (paired) |\n|---|---|")
-    for opt in sorted(diffs, key=diffs.get):
-        print(f"| `{opt}` | {diffs[opt]:+.4f} |")
+    header = ("optimizer", f"seeds {', '.join(map(str, sorted(base)))}: mean Δ vs AdamW (paired)")
+    return markdown_table(header, [(f"`{opt}`", f"{diffs[opt]:+.4f}") for opt in sorted(diffs, key=diffs.get)])
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("table", choices=("lr-grid", "holdout"))
     ap.add_argument("dir", type=Path)
     args = ap.parse_args()
-    db = sqlite3.connect(f"file:{args.dir / 'results.db'}?mode=ro", uri=True)
-    (lr_grid if args.table == "lr-grid" else holdout)(db)
+    try:
+        with ResultsDB(args.dir) as db:
+            runs = db.runs(status="finished")
+        print((lr_grid if args.table == "lr-grid" else holdout)(runs))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"results_tables: error: {args.dir}: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

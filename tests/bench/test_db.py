@@ -84,3 +84,73 @@ def test_a_file_from_an_older_bench_opens_and_gains_the_new_columns(tmp_path):
     old, new = ResultsDB(tmp_path).runs()
     assert (old["final_val_loss"], old["unigram_floor"], old["final_val_tokens"]) == (3.5, None, None)
     assert (new["unigram_floor"], new["bigram_floor"], new["final_val_tokens"]) == (4.0, 3.3, 512)
+
+
+def test_a_reader_opens_the_file_read_only(tmp_path):
+    ResultsDB(tmp_path, create=True).close()
+    before = (tmp_path / "results.db").read_bytes()
+    with ResultsDB(tmp_path) as reader:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.conn.execute("INSERT INTO meta VALUES('x', 'y')")
+        assert reader.runs() == [] and reader.curves() == [] and reader.choices() == []
+    assert (tmp_path / "results.db").read_bytes() == before
+
+
+def test_the_non_embedding_count_reads_and_writes_under_its_one_name(tmp_path):
+    db = ResultsDB(tmp_path, create=True)
+    db.add_pending([{"cell": "a", "model": "tiny", "params_non_embedding": 7}])
+    db.record(db.claim("a", "now"), {"status": "finished", "params_total": 10, "params_non_embedding": 8}, [])
+    db.close()
+    (run,) = ResultsDB(tmp_path).runs()
+    assert (run["params_total"], run["params_non_embedding"]) == (10, 8) and "params_nonemb" not in run
+    stored = sqlite3.connect(tmp_path / "results.db").execute("SELECT params_nonemb FROM runs").fetchone()
+    assert stored == (8,)  # the column keeps the contract's name
+
+
+def test_curves_of_every_run_in_run_then_step_order(tmp_path):
+    db = ResultsDB(tmp_path, create=True)
+    db.add_pending([{"cell": c} for c in "ab"])
+    first, second = db.claim("a", "now"), db.claim("b", "now")
+    db.record(second, {"status": "finished"}, [{"step": 2, "val_loss": 1.0}, {"step": 1, "val_loss": 2.0}])
+    db.record(first, {"status": "finished"}, [{"step": 5, "train_loss": 3.0}])
+    points = db.curves()
+    assert [(p["run_id"], p["step"]) for p in points] == [(first, 5), (second, 1), (second, 2)]
+    assert points[0] == {"run_id": first, "step": 5, "tokens": None, "train_loss": 3.0, "val_loss": None, "lr": None}
+    db.close()
+
+
+@pytest.mark.parametrize("version, message", [
+    ("2", "has schema version 2; this optarena reads up to 1"),
+    ("one", "schema_version 'one' is not a version number"),
+])
+def test_a_schema_version_this_optarena_cannot_read_is_refused(tmp_path, version, message):
+    ResultsDB(tmp_path, create=True).close()
+    con = sqlite3.connect(tmp_path / "results.db")
+    con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (version,))
+    con.commit()
+    con.close()
+    before = (tmp_path / "results.db").read_bytes()
+    for create in (False, True):  # neither the report nor a resumed bench reads it, nor changes it
+        with pytest.raises(ValueError, match=message):
+            ResultsDB(tmp_path, create=create)
+    assert (tmp_path / "results.db").read_bytes() == before
+
+
+def test_a_file_that_is_not_a_results_database_is_named(tmp_path):
+    (tmp_path / "results.db").write_text("not sqlite at all, but long enough to have a header" * 10)
+    with pytest.raises(ValueError, match=r"results\.db is not a results database"):
+        ResultsDB(tmp_path)
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t(x)").connection.close()
+    for create in (False, True):  # nor does the bench add its tables to another program's database
+        with pytest.raises(ValueError, match="other.db is not a results database: it has no table meta and no "
+                                             "table runs"):
+            ResultsDB(tmp_path / "other.db", create=create)
+    with pytest.raises(FileNotFoundError, match=r"no results\.db in .*nothing \(is it an `optarena bench --out`"):
+        ResultsDB(tmp_path / "nothing")
+
+
+def test_suite_of_reads_the_stored_suite_or_nothing():
+    from optarena.bench.db import suite_of
+
+    assert suite_of({"suite_json": '{"baseline": "lion"}'}) == {"baseline": "lion"}
+    assert suite_of({}) == suite_of({"suite_json": "{broken"}) == suite_of({"suite_json": "[1]"}) == {}

@@ -46,7 +46,7 @@ def test_cell_left_running_by_a_dead_process_is_rerun(write_suite, tmp_path):
     run(path, tmp_path / "out")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    db = ResultsDB(tmp_path / "out")
+    db = ResultsDB(tmp_path / "out", create=True)  # a writer (readers open it read-only), to fake a dead runner
     victim = db.runs()[3]["cell"]
     db.conn.execute("UPDATE runs SET status='running', pid=?, host=?, final_val_loss=NULL WHERE cell=?",
                     (dead.pid, socket.gethostname(), victim))

@@ -27,7 +27,7 @@ def test_smoke_run_records_every_cell(name, shard_dir, tmp_path):
     for r in runs:
         assert r["final_val_loss"] > r["loss_floor"] > 0
         assert r["opt_state_bytes"] > 0 and r["opt_step_s"] > 0 and r["tokens_per_s"] > 0
-        assert r["params_total"] > r["params_nonemb"] > 0 and r["flops_per_token"] > 0
+        assert r["params_total"] > r["params_non_embedding"] > 0 and r["flops_per_token"] > 0
         assert r["steps"] * 256 == r["tokens"]
         assert json.loads(r["record_json"])["status"] == "finished"
         assert json.loads(r["config_json"])["optim"]["name"] == r["optimizer_name"]

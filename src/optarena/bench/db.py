@@ -1,7 +1,11 @@
 """DIR/results.db: every cell of a suite, its curves and the LR choices, in one SQLite file.
 
-The schema below is the contract with the report (optarena.report): columns may be added, never
-renamed or removed; `meta.schema_version` says which contract a file follows. Every write is one
+This module is the only one that knows the file: its schema, its reads (the report, the export,
+`optarena bench tune-table`, scripts/results_tables.py) and its writes (the bench runner). The schema
+below is the contract with those readers: columns may be added, never renamed or removed;
+`meta.schema_version` (an integer, SCHEMA_VERSION, stored as text like every meta value) says which
+contract a file follows. A reader opens the file read-only, so a report can be built while the bench
+is still writing. Every write is one
 transaction (WAL journal, so readers never block the runner): a killed suite loses at most the
 cells in flight, which stay "running" with the runner's pid and host, and the next run of the
 suite on this host returns them to "pending" once that pid is gone.
@@ -11,6 +15,9 @@ divergence rule stopped it; final_val_loss is null); failed is an exception, wit
 in `error`, retried by the next invocation of the suite.
 
     runs.pid / host    the runner process that claimed the cell (a worker process runs it)
+    runs.params_nonemb the non-embedding parameter count (optarena.model.ParamCount.non_embedding): the
+                       column keeps the name it was made with, and reads and writes here call it
+                       `params_non_embedding`, the package's one name for it (FIELD_OF)
     runs.peak_mem_bytes, runs.host   added to the contract's columns
     choices.best_val_loss, choices.lr_source   added: the chosen LR's loss; "sweep" or the LR table
     runs.unigram_floor, bigram_floor, final_val_tokens   added: the data's reference floors
@@ -33,6 +40,8 @@ in `error`, retried by the next invocation of the suite.
 
 A file made before a column was added gets it (NULL in every old row) when the bench opens it to
 write; a reader leaves the file as it is and sees such a column as NULL.
+
+Rows are dicts keyed by field name: the column's name, but for the columns of FIELD_OF.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +93,16 @@ CREATE TABLE IF NOT EXISTS choices(model TEXT, optimizer TEXT, tokens INTEGER, d
   PRIMARY KEY(model, optimizer, tokens, data));
 """
 
-# Columns a finished cell's outcome fills (the worker's dict keys).
-RESULT_COLUMNS = ("status", "final_val_loss", "diverged_at_step", "steps", "tokens_per_s", "opt_state_bytes",
-                  "opt_step_s", "params_total", "params_nonemb", "flops_per_token", "loss_floor", "error",
-                  "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes", "unigram_floor",
-                  "bigram_floor", "final_val_tokens", "curve_val_tokens", "curve_unigram_floor",
-                  "curve_bigram_floor", "spikes", "max_spike", "grad_norm_cv", "grad_norm_p99_median")
+# {column: field}: columns whose rows' dicts use another name (the column's is frozen by the contract).
+FIELD_OF = {"params_nonemb": "params_non_embedding"}
+COLUMN_OF = {field: column for column, field in FIELD_OF.items()}
+
+# Fields a finished cell's outcome fills (the worker's dict keys).
+RESULT_FIELDS = ("status", "final_val_loss", "diverged_at_step", "steps", "tokens_per_s", "opt_state_bytes",
+                 "opt_step_s", "params_total", "params_non_embedding", "flops_per_token", "loss_floor", "error",
+                 "config_json", "record_json", "finished_at", "wall_s", "peak_mem_bytes", "unigram_floor",
+                 "bigram_floor", "final_val_tokens", "curve_val_tokens", "curve_unigram_floor",
+                 "curve_bigram_floor", "spikes", "max_spike", "grad_norm_cv", "grad_norm_p99_median")
 CURVE_COLUMNS = ("step", "tokens", "train_loss", "val_loss", "lr")
 
 
@@ -112,26 +125,76 @@ def db_path(path: str | Path) -> Path:
     return path / FILENAME if path.is_dir() or path.suffix != ".db" else path
 
 
+def suite_of(meta: Mapping[str, str]) -> dict[str, Any]:
+    """The resolved suite the bench stored (meta.suite_json); {} when the file has none or it is unreadable."""
+    try:
+        suite = json.loads(meta.get("suite_json") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return suite if isinstance(suite, dict) else {}
+
+
 class ResultsDB:
-    """Read API (for the report): runs, curves, choices, meta. Write API: the bench runner's."""
+    """Read API (the report, the export, the scripts): runs, curves, choices, meta. Write API: the bench
+    runner's, with `create=True`; without it the file is opened read-only and must exist.
+
+    Usable as a context manager (closed on exit)."""
 
     def __init__(self, path: str | Path, create: bool = False) -> None:
         self.path = db_path(path)
-        if not create and not self.path.exists():
-            raise FileNotFoundError(f"no results database at {self.path}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = create
-        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
         if create:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.executescript(SCHEMA)
-            with self.transaction():
-                self._add_missing_columns()
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        elif not self.path.is_file():
+            where = f"no {FILENAME} in {self.path.parent}" if self.path.name == FILENAME else f"no file {self.path}"
+            raise FileNotFoundError(f"{where} (is it an `optarena bench --out` directory?)")
+        else:  # read-only: never changes the file, and reads while the bench writes
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60,
+                                        isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        try:
+            if create:
+                if self._table_names():  # a file to resume: check it before adding anything to it
+                    self._check_readable()
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.executescript(SCHEMA)
+                with self.transaction():
+                    self._add_missing_columns()
+                    self.conn.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)",
+                                      (str(SCHEMA_VERSION),))
+            self._check_readable()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _check_readable(self) -> None:
+        """The file is a results database of a schema version this optarena reads, or a ValueError
+        that names the file and what is wrong with it."""
+        tables = self._table_names()
+        missing = [t for t in ("meta", "runs") if t not in tables]
+        if missing:
+            raise ValueError(f"{self.path} is not a results database: it has no table "
+                             f"{' and no table '.join(missing)}")
+        self._tables = tables  # a table SCHEMA has and the file lacks reads as empty
         version = self.meta().get("schema_version")
-        if version is not None and int(version) > SCHEMA_VERSION:
-            raise ValueError(f"{self.path} has schema version {version}; this optarena reads up to {SCHEMA_VERSION}")
+        if version is None:  # a file of a bench that predates the key: the first contract
+            return
+        if not version.strip().isdigit():
+            raise ValueError(f"{self.path}: schema_version {version!r} is not a version number")
+        if int(version) > SCHEMA_VERSION:
+            raise ValueError(f"{self.path} has schema version {version}; this optarena reads up to {SCHEMA_VERSION}"
+                             " (a newer optarena made it: upgrade to read it)")
+
+    def _table_names(self) -> set[str]:
+        """The file's tables. A file SQLite cannot read ("file is not a database") is a ValueError for a
+        reader; the writer's sqlite3.DatabaseError is left to the runner, which says what to do about it."""
+        try:
+            return {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as e:
+            if self.writer:
+                raise
+            raise ValueError(f"{self.path} is not a results database: {e}") from None
 
     def _add_missing_columns(self) -> None:
         """ALTER TABLE ... ADD COLUMN for each column of SCHEMA that a file made by an older optarena
@@ -147,28 +210,48 @@ class ResultsDB:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
 
+    def __enter__(self) -> ResultsDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- read ---------------------------------------------------------------------------------------
     def runs(self, status: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Rows as dicts with every column of SCHEMA (None where an older file lacks it)."""
+        """Rows in id order, as dicts with every column of SCHEMA under its field name (None where an
+        older file lacks the column)."""
         if status is None:
             rows = self.conn.execute("SELECT * FROM runs ORDER BY id")
         else:
             wanted = [status] if isinstance(status, str) else list(status)
             marks = ",".join("?" * len(wanted))
             rows = self.conn.execute(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY id", wanted)
-        missing = dict.fromkeys(name for name, _ in COLUMNS["runs"])
-        return [{**missing, **dict(r)} for r in rows]
+        return [self._fields("runs", r) for r in rows]
 
-    def curves(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM curves WHERE run_id = ? ORDER BY step", (run_id,))
-        return [dict(r) for r in rows]
+    def curves(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        """The curve points of run `run_id` in step order; of every run (by run_id, then step) when None."""
+        if "curves" not in self._tables:
+            return []
+        if run_id is None:
+            rows = self.conn.execute("SELECT * FROM curves ORDER BY run_id, step")
+        else:
+            rows = self.conn.execute("SELECT * FROM curves WHERE run_id = ? ORDER BY step", (run_id,))
+        return [self._fields("curves", r) for r in rows]
 
     def choices(self) -> list[dict[str, Any]]:
+        if "choices" not in self._tables:
+            return []
         rows = self.conn.execute("SELECT * FROM choices ORDER BY model, tokens, optimizer")
-        return [dict(r) for r in rows]
+        return [self._fields("choices", r) for r in rows]
 
     def meta(self) -> dict[str, str]:
         return {k: v for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+    @staticmethod
+    def _fields(table: str, row: sqlite3.Row) -> dict[str, Any]:
+        """A row as {field: value} with every column of SCHEMA's `table` (None where the file lacks it)."""
+        values = {**dict.fromkeys(name for name, _ in COLUMNS[table]), **dict(row)}
+        return {FIELD_OF.get(k, k): v for k, v in values.items()}
 
     # -- write --------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -190,10 +273,11 @@ class ResultsDB:
         rows = list(rows)
         if not rows:
             return
-        cols = list(rows[0])
+        fields = list(rows[0])
+        cols = [COLUMN_OF.get(k, k) for k in fields]
         sql = f"INSERT OR IGNORE INTO runs({','.join(cols)}, status) VALUES({','.join('?' * len(cols))}, 'pending')"
         with self.transaction() as c:
-            c.executemany(sql, [tuple(r[k] for k in cols) for r in rows])
+            c.executemany(sql, [tuple(r[k] for k in fields) for r in rows])
 
     def claim(self, cell: str, started_at: str) -> int | None:
         """Mark a pending or failed cell "running" for this process; its id, or None if taken."""
@@ -206,11 +290,11 @@ class ResultsDB:
             return c.execute("SELECT id FROM runs WHERE cell=?", (cell,)).fetchone()[0]
 
     def record(self, run_id: int, outcome: dict[str, Any], curves: list[dict[str, Any]]) -> None:
-        """A run's outcome and curves, in one transaction."""
-        cols = [k for k in RESULT_COLUMNS if k in outcome]
+        """A run's outcome (RESULT_FIELDS) and curves, in one transaction."""
+        fields = [k for k in RESULT_FIELDS if k in outcome]
         with self.transaction() as c:
-            c.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in cols)} WHERE id=?",
-                      [outcome[k] for k in cols] + [run_id])
+            c.execute(f"UPDATE runs SET {', '.join(f'{COLUMN_OF.get(k, k)}=?' for k in fields)} WHERE id=?",
+                      [outcome[k] for k in fields] + [run_id])
             c.execute("DELETE FROM curves WHERE run_id=?", (run_id,))
             c.executemany(f"INSERT INTO curves(run_id, {','.join(CURVE_COLUMNS)}) VALUES(?{',?' * len(CURVE_COLUMNS)})",
                           [(run_id, *(p.get(k) for k in CURVE_COLUMNS)) for p in curves])

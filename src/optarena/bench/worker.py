@@ -84,7 +84,7 @@ def _train(job: Job) -> dict[str, Any]:
         "status": result.status, "final_val_loss": result.final_val_loss,
         "diverged_at_step": result.diverged_at_step, "steps": result.steps,
         "tokens_per_s": mean_throughput(result.history), "opt_state_bytes": probe.state_bytes(),
-        "opt_step_s": probe.mean_step_s(), "params_total": counts.total, "params_nonemb": counts.non_embedding,
+        "opt_step_s": probe.mean_step_s(), "params_total": counts.total, "params_non_embedding": counts.non_embedding,
         "flops_per_token": float(flops_per_token(plan.model, plan.seq_len)),
         "loss_floor": data.meta.get("loss_floor"), "config_json": json.dumps(cfg.to_dict(), default=str),
         "record_json": _read(out / "run.json"), "peak_mem_bytes": _peak(result.history),

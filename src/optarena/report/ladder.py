@@ -61,7 +61,8 @@ class Ladder:
 
 
 def compute_of(cell: Cell) -> float | None:
-    return compute_pfh(cell.params_nonemb, cell.key.tokens) if cell.params_nonemb and cell.key.tokens else None
+    n = cell.params_non_embedding
+    return compute_pfh(n, cell.key.tokens) if n and cell.key.tokens else None
 
 
 def find_ladders(cells: list[Cell]) -> list[Ladder]:

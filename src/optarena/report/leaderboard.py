@@ -282,7 +282,8 @@ def _cell_summary(cell: Cell, results: Results) -> str:
     runs = [r for r in results.runs if (r.model, r.tokens, r.data) == cell.key]
     params = ""
     if cell.params_total:
-        params = f"N = {fmt.count(cell.params_total)} parameters ({fmt.count(cell.params_nonemb)} non-embedding) · "
+        params = (f"N = {fmt.count(cell.params_total)} parameters "
+                  f"({fmt.count(cell.params_non_embedding)} non-embedding) · ")
     picked = {s.picked_by for s in cell.standings if s.picked_by}
     how = " · best LRs picked by " + " and ".join(sorted(picked)) if picked else ""
     return (

@@ -1,8 +1,8 @@
-"""Read DIR/results.db, the SQLite file `optarena bench` writes, into plain frozen records.
+"""DIR/results.db, the SQLite file `optarena bench` writes, as plain frozen records for the report.
 
-Opened read-only (``mode=ro``), so a report can be built while the bench is still writing. Schema
-version 1 (tables meta, runs, curves, choices); see optarena.bench for the writer. A column the bench
-added after a file was made (the floors, final_val_tokens, tuned_json) reads as None. Where a suite
+Read through optarena.bench.db (the module that owns the file: schema, version, reads and writes),
+read-only, so a report can be built while the bench is still writing. A column the bench added
+after a file was made (the floors, final_val_tokens, tuned_json) reads as None. Where a suite
 tunes hyperparameters besides the LR, each run carries their values (`Run.tuned`) and each choice the
 coordinate search's last sweep of every coordinate (`Choice.sweeps`). The baseline every comparison
 is made against is the suite's `baseline`, from the resolved suite the bench stored (meta.suite_json);
@@ -12,17 +12,14 @@ a file made before suites named one compares against adamw.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from optarena.bench.db import ResultsDB, suite_of
 from optarena.bench.suite import DEFAULT_BASELINE
-
-DB_NAME = "results.db"
-SCHEMA_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class Run:
     opt_state_bytes: int | None
     opt_step_s: float | None
     params_total: int | None
-    params_nonemb: int | None
+    params_non_embedding: int | None
     loss_floor: float | None  # entropy rate of synthetic data, else None
     unigram_floor: float | None  # reference floors of the data on final_val_tokens (optarena.data.floors)
     bigram_floor: float | None
@@ -114,59 +111,30 @@ class Results:
         return sorted({r.optimizer for r in self.runs})
 
 
-def suite_of(meta: dict[str, str]) -> dict[str, Any]:
-    """The resolved suite the bench stored (meta.suite_json); {} when the file has none or it is unreadable."""
-    try:
-        suite = json.loads(meta.get("suite_json") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return suite if isinstance(suite, dict) else {}
-
-
 def load_results(results_dir: str | Path) -> Results:
     """Everything a report needs from `results_dir`/results.db."""
-    path = Path(results_dir)
-    db = path / DB_NAME
-    if not db.is_file():
-        raise FileNotFoundError(f"no {DB_NAME} in {path} (is it an `optarena bench --out` directory?)")
-    con = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)
-    try:
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        version = meta.get("schema_version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"{db}: schema_version {version!r}, this report reads {SCHEMA_VERSION!r}")
-        baseline = suite_of(meta).get("baseline") or DEFAULT_BASELINE
-        return Results(path, meta, _runs(con), _choices(con), _curves(con), baseline)
-    finally:
-        con.close()
+    with ResultsDB(results_dir) as db:
+        meta = db.meta()
+        runs = tuple(Run(**{f.name: row[f.name] for f in fields(Run)}) for row in db.runs())
+        choices = {(c["model"], c["optimizer"], c["tokens"], c["data"]): _choice(c) for c in db.choices()
+                   if c["best_lr"] is not None}
+        curves = _curves(db.curves())
+    baseline = suite_of(meta).get("baseline") or DEFAULT_BASELINE
+    return Results(db.path.parent, meta, runs, choices, curves, baseline)
 
 
-def _runs(con: sqlite3.Connection) -> tuple[Run, ...]:
-    have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
-    columns = [f.name if f.name in have else f"NULL AS {f.name}" for f in fields(Run)]
-    rows = con.execute(f"SELECT {', '.join(columns)} FROM runs ORDER BY id").fetchall()
-    return tuple(Run(*row) for row in rows)
+def _choice(row: dict[str, Any]) -> Choice:
+    sweeps = tuple(Sweep(s["name"], s["value"], s["at_edge"], s["n_points"], s["at"])
+                   for s in json.loads(row["tuned_json"] or "[]"))
+    return Choice(row["best_lr"], bool(row["at_edge"]), row["n_lr_points"] or 0, sweeps)
 
 
-def _choices(con: sqlite3.Connection) -> dict[tuple[str, str, int, str], Choice]:
-    have = {row[1] for row in con.execute("PRAGMA table_info(choices)")}
-    tuned = "tuned_json" if "tuned_json" in have else "NULL"
-    rows = con.execute(f"SELECT model, optimizer, tokens, data, best_lr, at_edge, n_lr_points, {tuned} FROM choices")
-    return {(m, o, t, d): Choice(lr, bool(edge), n or 0, _sweeps(sweeps))
-            for m, o, t, d, lr, edge, n, sweeps in rows if lr is not None}
-
-
-def _sweeps(text: str | None) -> tuple[Sweep, ...]:
-    return tuple(Sweep(s["name"], s["value"], s["at_edge"], s["n_points"], s["at"]) for s in json.loads(text or "[]"))
-
-
-def _curves(con: sqlite3.Connection) -> dict[int, Curve]:
-    rows = con.execute(
-        "SELECT run_id, step, tokens, val_loss FROM curves WHERE val_loss IS NOT NULL ORDER BY run_id, step"
-    ).fetchall()
+def _curves(points: list[dict[str, Any]]) -> dict[int, Curve]:
+    """Each run's validation curve from its points (in run_id, step order): those with a val_loss."""
+    rows = [(p["run_id"], p["step"], p["tokens"], p["val_loss"]) for p in points if p["val_loss"] is not None]
     if not rows:
         return {}
-    arr = np.array(rows, dtype=np.float64)  # (R, 4): run_id, step, tokens, val_loss
+    arr = np.array(rows, dtype=np.float64)  # (R, 4): run_id, step, tokens (NaN where NULL), val_loss
     run_ids, starts = np.unique(arr[:, 0], return_index=True)
     out = {}
     for run_id, part in zip(run_ids, np.split(arr, starts[1:])):

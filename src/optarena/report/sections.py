@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 import optarena
+from optarena.bench.db import suite_of
 from optarena.report import figures, fmt
 from optarena.report.claims import Checked, claims_blocks
 from optarena.report.document import Block, Code, Figure, Heading, Styled, Table, Text
@@ -15,7 +16,7 @@ from optarena.report.ladder import Ladder, compute_of
 from optarena.report.floors import below
 from optarena.report.leaderboard import NOT_LM, VERDICT_TONE, cell_blocks, not_lm_warning
 from optarena.report.quoted import quoted_blocks
-from optarena.report.results import Results, suite_of
+from optarena.report.results import Results
 from optarena.report.standings import ALPHA, Cell
 from optarena.scaling import compute_multiplier
 

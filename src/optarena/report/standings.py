@@ -94,7 +94,7 @@ class Cell:
     key: CellKey
     standings: tuple[Standing, ...]  # ranked ones by mean loss, then incomplete, failed, diverged
     params_total: int | None
-    params_nonemb: int | None
+    params_non_embedding: int | None
     loss_floor: float | None
     floors: Floors
     baseline_name: str  # the suite's baseline, whether or not this cell has a result for it
@@ -141,7 +141,7 @@ def _cell(key: CellKey, by_opt: dict[str, list[Run]], results: Results) -> Cell:
         key,
         tuple(standings),
         _first(all_runs, "params_total"),
-        _first(all_runs, "params_nonemb"),
+        _first(all_runs, "params_non_embedding"),
         loss_floor,
         cell_floors(all_runs, loss_floor),
         results.baseline,
