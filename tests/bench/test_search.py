@@ -156,20 +156,20 @@ def test_the_report_shows_the_chosen_point_and_each_sensitivity(write_suite, tmp
     from optarena.report.leaderboard import leaderboard_table
     from optarena.report.results import load_results
     from optarena.report.sensitivity import sensitivity_table
-    from optarena.report.standings import build_cells
+    from optarena.report.standings import build_leaderboards
 
     run(suite(write_suite), tmp_path / "out", {"adamw": 2e-3, "lion": 1e-4}, {"adamw": 0.03, "lion": 0.3})
     results = load_results(tmp_path / "out")
-    (cell,) = build_cells(results)
-    adamw = cell.get("adamw")
+    (board,) = build_leaderboards(results)
+    adamw = board.get("adamw")
     assert adamw.tuned == (("weight_decay", 0.03),) and math.isclose(adamw.best_lr, 2e-3)
     assert {r.seed for r in adamw.best_runs} == {0, 1, 2} and all(r.tuned == {"weight_decay": 0.03}
                                                                    for r in adamw.best_runs)
     assert [p.lr for p in adamw.lr_points] == pytest.approx([5e-4, 1e-3, 2e-3, 4e-3])  # the LR sweep, at wd 0.01
-    table = leaderboard_table(cell)
+    table = leaderboard_table(board)
     best = {row[1]: row[table.header.index("best LR")] for row in table.rows}
     assert best["`adamw`"] == "0.002 · weight_decay 0.03" and best["`lion`"] == "0.0001 · weight_decay 0.3"
-    rows = {(r[0], r[1]): r for r in sensitivity_table(cell, results).rows}
+    rows = {(r[0], r[1]): r for r in sensitivity_table(board, results).rows}
     wd = rows[("`adamw`", "weight_decay")]
     assert wd[2] == "lr 0.002"
     assert wd[3].split(" · ")[2].startswith("**0.03: 3.00") and wd[3].count("·") == 3
@@ -204,15 +204,15 @@ def test_the_report_picks_the_point_itself_before_the_bench_has(write_suite, tmp
     import sqlite3
 
     from optarena.report.results import load_results
-    from optarena.report.standings import build_cells
+    from optarena.report.standings import build_leaderboards
 
     run(suite(write_suite), tmp_path / "out", {"adamw": 2e-3, "lion": 1e-4}, {"adamw": 0.03, "lion": 0.3})
     con = sqlite3.connect(tmp_path / "out" / "results.db")
     con.execute("DELETE FROM choices")
     con.commit()
     con.close()
-    (cell,) = build_cells(load_results(tmp_path / "out"))
-    adamw = cell.get("adamw")
+    (board,) = build_leaderboards(load_results(tmp_path / "out"))
+    adamw = board.get("adamw")
     assert (adamw.picked_by, adamw.tuned) == ("report", (("weight_decay", 0.03),))
     assert [p.lr for p in adamw.lr_points] == pytest.approx([2e-3]) and len(adamw.best_runs) == 3
 

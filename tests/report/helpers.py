@@ -27,7 +27,7 @@ CREATE TABLE choices(model TEXT, optimizer TEXT, tokens INTEGER, data TEXT, best
   n_lr_points INTEGER, PRIMARY KEY(model, optimizer, tokens, data));
 """
 SUITE_TOML = '[suite]\nname = "test-ladder"\nmodels = ["tiny", "small"]\noptimizers = ["adamw", "muon"]\n'
-SIZES = {"tiny": (10e6, 4e6), "small": (30e6, 15e6), "medium": (90e6, 50e6)}  # (N_total, N_nonemb)
+SIZES = {"tiny": (10e6, 4e6), "small": (30e6, 15e6), "medium": (90e6, 50e6)}  # (N_total, N_non_embedding)
 TOKENS_PER_PARAM = 8
 MULTS = (0.25, 0.5, 1.0, 2.0, 4.0)
 # name: (base LR, optimal LR / base, compute factor k, seeds at best LR, state floats per parameter)
@@ -43,9 +43,10 @@ BATCH_TOKENS = 65536
 NOISE = 0.002
 
 
-def final_loss(opt: str, n_nonemb: float, tokens: float, lr: float, seed: int, floor: float | None) -> float:
+def final_loss(opt: str, n_non_embedding: float, tokens: float, lr: float, seed: int,
+               floor: float | None) -> float:
     base_lr, opt_mult, k = OPTIMIZERS[opt][:3]
-    C = 6 * n_nonemb * tokens / 3.6e18
+    C = 6 * n_non_embedding * tokens / 3.6e18
     a = 2.0 if floor is None else floor + 0.3
     law = a + 0.5 * (k * C) ** -0.15
     noise = NOISE * np.random.default_rng([seed, zlib.crc32(opt.encode()), int(lr * 1e9)]).standard_normal()
@@ -86,14 +87,14 @@ def write_db(
 
 
 def _optimizer_runs(con, size, tokens, opt, data, floor, with_choices):
-    n_nonemb = SIZES[size][1]
+    n_non_embedding = SIZES[size][1]
     base_lr, _, _, num_seeds, state = OPTIMIZERS[opt]
     all_diverge = opt == "lion" and size == "small"
     sweep = {}
     for mult in MULTS:
         lr = base_lr * mult
         diverged = all_diverge or (opt == "adamw" and mult == MULTS[-1])
-        loss = final_loss(opt, n_nonemb, tokens, lr, 0, floor)
+        loss = final_loss(opt, n_non_embedding, tokens, lr, 0, floor)
         _insert(con, size, opt, lr, mult, 0, tokens, data, "sweep", None if diverged else loss, floor, state)
         if not diverged:
             sweep[mult] = loss
@@ -101,7 +102,7 @@ def _optimizer_runs(con, size, tokens, opt, data, floor, with_choices):
         return
     best = min(sweep, key=sweep.get)
     for seed in range(1, num_seeds):
-        loss = final_loss(opt, n_nonemb, tokens, base_lr * best, seed, floor)
+        loss = final_loss(opt, n_non_embedding, tokens, base_lr * best, seed, floor)
         _insert(con, size, opt, base_lr * best, best, seed, tokens, data, "seeds", loss, floor, state)
     if with_choices:
         at_edge = int(best in (MULTS[0], MULTS[-1]))
@@ -112,7 +113,7 @@ def _optimizer_runs(con, size, tokens, opt, data, floor, with_choices):
 
 
 def _insert(con, size, opt, lr, mult, seed, tokens, data, phase, loss, floor, state):
-    n_total, n_nonemb = SIZES[size]
+    n_total, n_non_embedding = SIZES[size]
     steps = tokens // BATCH_TOKENS
     status = "finished" if loss is not None else "diverged"
     cell = f"{size}/{tokens}/{opt}/lr{lr:.3g}/s{seed}"
@@ -141,7 +142,7 @@ def _insert(con, size, opt, lr, mult, seed, tokens, data, phase, loss, floor, st
             state_bytes,
             step_s,
             int(n_total),
-            int(n_nonemb),
+            int(n_non_embedding),
             floor,
         ),
     )

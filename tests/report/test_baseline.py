@@ -14,7 +14,7 @@ from optarena.cli import main
 from optarena.report import build_report, figures
 from optarena.report.ladder import find_ladders, fit_ladder
 from optarena.report.results import load_results
-from optarena.report.standings import build_cells
+from optarena.report.standings import build_leaderboards
 from tests.report.helpers import set_floors, write_db
 from tests.report.test_floors import NOT_LM, VAL_TOKENS, _column, _means
 from tests.report.test_report import _Tags, _reference, _rows, _section
@@ -61,7 +61,7 @@ def test_the_bench_stores_the_baseline_and_the_report_reads_it(tmp_path):
 
 def test_deltas_and_verdicts_are_against_the_suites_baseline(adam_report):
     out, md, _ = adam_report
-    tiny = next(c for c in build_cells(load_results(out)) if c.key.model == "tiny")
+    tiny = next(c for c in build_leaderboards(load_results(out)) if c.key.model == "tiny")
     assert tiny.baseline_name == "adam" and tiny.baseline.optimizer == "adam"
     adam, _, _ = _reference(out, "tiny", "adam")
     adamw, _, _ = _reference(out, "tiny", "adamw")
@@ -92,7 +92,7 @@ def test_the_wording_names_the_baseline(adam_report):
 
 def test_the_ladder_multiplier_is_against_the_baseline(tmp_path):
     _adam_db(tmp_path)
-    (ladder,) = find_ladders(build_cells(load_results(tmp_path)))
+    (ladder,) = find_ladders(build_leaderboards(load_results(tmp_path)))
     ladder = fit_ladder(ladder, num_bootstrap=0)
     assert ladder.baseline == "adam" and "adam" not in ladder.compared and "adamw" in ladder.compared
 
@@ -144,10 +144,10 @@ def test_holm_turns_two_raw_significant_verdicts_into_no_difference(tmp_path):
     assert p["worse-one"] < p["better-one"] < 0.05  # each significant alone
     holm = {"worse-one": 2 * p["worse-one"], "better-one": max(2 * p["worse-one"], p["better-one"])}
     assert min(holm.values()) >= 0.05
-    (cell,) = build_cells(load_results(tmp_path))
-    assert cell.num_tests == 2  # the 1-seed row has no test and does not count in m
+    (board,) = build_leaderboards(load_results(tmp_path))
+    assert board.num_tests == 2  # the 1-seed row has no test and does not count in m
     for opt in holm:
-        v = cell.get(opt).verdict
+        v = board.get(opt).verdict
         assert v.p_value == pytest.approx(p[opt], rel=1e-9) and v.p_adjusted == pytest.approx(holm[opt], rel=1e-9)
         assert v.verdict == "no significant difference"
     md = build_report(tmp_path, num_bootstrap=0)[0].read_text()

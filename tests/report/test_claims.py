@@ -25,7 +25,7 @@ from optarena.report.claims import (
 from optarena.report.ladder import find_ladders, fit_ladder
 from optarena.report.quoted import load_quoted
 from optarena.report.results import Results, Run, load_results
-from optarena.report.standings import build_cells
+from optarena.report.standings import build_leaderboards
 from optarena.scaling import MultiplierBand
 from tests.report.helpers import write_db
 
@@ -47,21 +47,21 @@ def _run(i: int, opt: str, loss: float | None, seed: int, spikes: int | None = N
                None, None, None, spikes=spikes, grad_norm_cv=None if spikes is None else 0.5)
 
 
-def _cells(rows: dict[str, list[float] | str], baseline: str = "adamw"):
+def _boards(rows: dict[str, list[float] | str], baseline: str = "adamw"):
     """One cell: each optimizer's final losses, one run per seed at one LR ("diverged": 3 runs that did)."""
     runs = []
     for opt, losses in rows.items():
         for seed, loss in enumerate([None] * 3 if losses == "diverged" else losses):
             runs.append(_run(len(runs), opt, loss, seed, spikes=seed if opt.startswith("svrm") else None))
-    return build_cells(Results(Path("."), {}, tuple(runs), {}, {}, baseline))
+    return build_leaderboards(Results(Path("."), {}, tuple(runs), {}, {}, baseline))
 
 
 def _claim(kind: str, **spec) -> Claim:
     return Claim("t", "A paper (no arXiv id)", "Table 1", "words", ("1",), "paper", "a-suite", kind, spec)
 
 
-def _verdict(claim, cells, ladders=()):
-    (checked,) = check_claims([claim], cells, list(ladders), with_data=False)
+def _verdict(claim, boards, ladders=()):
+    (checked,) = check_claims([claim], boards, list(ladders), with_data=False)
     (m,) = checked.measurements
     return m
 
@@ -72,7 +72,7 @@ def _verdict(claim, cells, ladders=()):
 ])
 @pytest.mark.parametrize("baseline", ["adamw", "muon"])  # muon: y is not the cell's baseline, plain Welch
 def test_gap_verdicts_and_the_interval(losses, gap, verdict, baseline):
-    m = _verdict(_claim("gap", x="dms", y="adamw", gap_percent=gap), _cells({"adamw": BASE, "dms": losses}, baseline))
+    m = _verdict(_claim("gap", x="dms", y="adamw", gap_percent=gap), _boards({"adamw": BASE, "dms": losses}, baseline))
     assert m.verdict == verdict
     assert m.ours.startswith(f"{100 * (np.mean(losses) / np.mean(BASE) - 1):+.2f}%")
     assert ("Holm" in m.ours) == (baseline == "adamw" and len(losses) > 1)
@@ -91,8 +91,8 @@ def test_gap_verdicts_and_the_interval(losses, gap, verdict, baseline):
 def test_ahead_of_needs_all_for_agrees_and_one_for_disagrees(lion, verdict):
     claim = _claim("ahead_of", x="grams", of=["adam", "lion"])
     grams = [2.99, 3.00, 3.01]  # better than WORSE, worse than BETTER, like SAME
-    cells = _cells({"adam": WORSE, "grams": grams, "lion": lion}, baseline="adam")
-    assert _verdict(claim, cells).verdict == verdict
+    boards = _boards({"adam": WORSE, "grams": grams, "lion": lion}, baseline="adam")
+    assert _verdict(claim, boards).verdict == verdict
 
 
 @pytest.mark.parametrize("rows, verdict", [
@@ -104,7 +104,7 @@ def test_ahead_of_needs_all_for_agrees_and_one_for_disagrees(lion, verdict):
 ])
 def test_ranking_takes_each_adjacent_step(rows, verdict):
     rows = {f"sm {k}": v for k, v in rows.items()}
-    m = _verdict(_claim("ranking", order=list(rows)), _cells({"adamw": BASE, **rows}))
+    m = _verdict(_claim("ranking", order=list(rows)), _boards({"adamw": BASE, **rows}))
     assert m.verdict == verdict
     assert "c=1 < c=2" in m.ours and "c=2 < c=None" in m.ours
 
@@ -112,15 +112,15 @@ def test_ranking_takes_each_adjacent_step(rows, verdict):
 @pytest.mark.parametrize("other, verdict", [(WORSE, AGREES), (BETTER, DISAGREES), (SAME, INCONCLUSIVE)])
 def test_best_of_shows_the_stability_columns_beside_the_loss(other, verdict):
     claim = _claim("best_of", best="svrm gamma=0.3", group=["svrm gamma=0.1", "svrm gamma=0.3", "svrm gamma=0.5"])
-    cells = _cells({"adamw": BASE, "svrm gamma=0.1": WORSE, "svrm gamma=0.3": BASE, "svrm gamma=0.5": other})
-    m = _verdict(claim, cells)
+    boards = _boards({"adamw": BASE, "svrm gamma=0.1": WORSE, "svrm gamma=0.3": BASE, "svrm gamma=0.5": other})
+    m = _verdict(claim, boards)
     assert m.verdict == verdict
     assert m.ours.count("spikes 1") == 3 and "grad-norm CV 0.5" in m.ours  # medians of seeds 0, 1, 2
 
 
 def test_a_claim_without_its_rows_is_not_measured():
     claim = _claim("ahead_of", x="grams", of=["adam", "lion"])
-    (checked,) = check_claims([claim], _cells({"adam": BASE, "grams": WORSE}), [], with_data=False)
+    (checked,) = check_claims([claim], _boards({"adam": BASE, "grams": WORSE}), [], with_data=False)
     assert checked.measurements == () and checked.not_measured == "needs `grams`, `adam`, `lion` in one cell"
 
 
@@ -144,16 +144,16 @@ def three_sizes(tmp_path_factory):
     """The synthetic ladder (helpers.py): muon at 1.4× AdamW's compute, dms at 0.8×, over 3 sizes."""
     out = tmp_path_factory.mktemp("ladder")
     write_db(out, sizes=("tiny", "small", "medium"))
-    cells = build_cells(load_results(out))
-    return cells, [fit_ladder(lad, num_bootstrap=20) for lad in find_ladders(cells)]
+    boards = build_leaderboards(load_results(out))
+    return boards, [fit_ladder(lad, num_bootstrap=20) for lad in find_ladders(boards)]
 
 
 @pytest.mark.parametrize("x, verdict", [("muon", AGREES), ("dms", DISAGREES)])
 def test_a_multiplier_above_one_on_a_ladder(three_sizes, x, verdict):
-    cells, ladders = three_sizes
-    m = _verdict(_claim("multiplier", x=x, y="adamw", above_one=True), cells, ladders)
+    boards, ladders = three_sizes
+    m = _verdict(_claim("multiplier", x=x, y="adamw", above_one=True), boards, ladders)
     assert m.verdict == verdict and f"(> 1: {verdict})" in m.ours and m.scale.startswith("ladder fineweb")
-    trend = _verdict(_claim("multiplier", x=x, y="adamw", above_one=True, trend="rising"), cells, ladders)
+    trend = _verdict(_claim("multiplier", x=x, y="adamw", above_one=True, trend="rising"), boards, ladders)
     assert f"(> 1: {verdict})" in trend.ours and "(rising: " in trend.ours  # each part's verdict is shown
     if verdict == DISAGREES:  # one part disagreeing decides the claim
         assert trend.verdict == DISAGREES
@@ -161,11 +161,11 @@ def test_a_multiplier_above_one_on_a_ladder(three_sizes, x, verdict):
 
 def test_a_multiplier_on_two_sizes_is_inconclusive(tmp_path):
     write_db(tmp_path)
-    cells = build_cells(load_results(tmp_path))
-    ladders = [fit_ladder(lad, num_bootstrap=10) for lad in find_ladders(cells)]
-    m = _verdict(_claim("multiplier", x="muon", y="adamw", above_one=True), cells, ladders)
+    boards = build_leaderboards(load_results(tmp_path))
+    ladders = [fit_ladder(lad, num_bootstrap=10) for lad in find_ladders(boards)]
+    m = _verdict(_claim("multiplier", x="muon", y="adamw", above_one=True), boards, ladders)
     assert m.verdict == INCONCLUSIVE and "2 sizes: no uncertainty" in m.ours
-    (checked,) = check_claims([_claim("multiplier", x="muon", y="adam", above_one=True)], cells, ladders, False)
+    (checked,) = check_claims([_claim("multiplier", x="muon", y="adam", above_one=True)], boards, ladders, False)
     assert checked.measurements == ()  # the ladder's baseline is adamw, not adam
 
 

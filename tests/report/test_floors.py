@@ -14,7 +14,7 @@ from optarena.data.floors import ngram_floors
 from optarena.report import build_report, figures
 from optarena.report.curves import MeanCurve
 from optarena.report.results import load_results
-from optarena.report.standings import build_cells
+from optarena.report.standings import build_leaderboards
 from tests.report.helpers import set_floors, write_db
 from tests.report.test_report import _rows, _section
 
@@ -24,11 +24,11 @@ VAL_TOKENS = 131072
 
 def _means(directory, model="tiny"):
     """{optimizer: mean final loss at its best LR} of one cell, from the standings."""
-    (cell,) = [c for c in build_cells(load_results(directory)) if c.key.model == model]
-    return {s.optimizer: s.summary.mean for s in cell.standings if s.summary}
+    (board,) = [c for c in build_leaderboards(load_results(directory)) if c.key.model == model]
+    return {s.optimizer: s.summary.mean for s in board.standings if s.summary}
 
 
-def _floors_cell(tmp_path, bigram_minus_adamw: float, unigram_minus_adamw: float = 0.7):
+def _floors_board(tmp_path, bigram_minus_adamw: float, unigram_minus_adamw: float = 0.7):
     """A one-cell database whose recorded bigram floor is AdamW's mean + `bigram_minus_adamw`."""
     db = write_db(tmp_path, sizes=("tiny",))
     adamw = _means(tmp_path)["adamw"]
@@ -50,7 +50,7 @@ def _column(section: str, name: str) -> int:
 
 
 def test_leaderboard_has_a_line_per_floor_and_the_below_columns(tmp_path):
-    unigram, bigram = _floors_cell(tmp_path, bigram_minus_adamw=-0.03)  # between muon and adamw
+    unigram, bigram = _floors_board(tmp_path, bigram_minus_adamw=-0.03)  # between muon and adamw
     means = _means(tmp_path)
     md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
     tiny = _section(md, "### tiny")
@@ -68,18 +68,18 @@ def test_leaderboard_has_a_line_per_floor_and_the_below_columns(tmp_path):
 
 @pytest.mark.parametrize("gap, flagged", [(-0.02, True), (0.02, False)])
 def test_overview_flags_a_cell_whose_adamw_does_not_beat_the_bigram(tmp_path, gap, flagged):
-    _floors_cell(tmp_path, bigram_minus_adamw=gap)
+    _floors_board(tmp_path, bigram_minus_adamw=gap)
     md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
     overview = _section(md, "## Overview")
     assert (NOT_LM in overview) == flagged
     assert ("> **⚠** tiny · 80M tokens: AdamW's final loss" in overview) == flagged  # the paragraph under the table
     assert (NOT_LM in _section(md, "### tiny")) == flagged
-    cell = next(line for line in overview.splitlines() if line.startswith("| tiny"))
-    assert cell.endswith(f"| **⚠ {-gap:.4f} above: {NOT_LM}** |" if flagged else f"| {gap:.4f} below |")
+    board = next(line for line in overview.splitlines() if line.startswith("| tiny"))
+    assert board.endswith(f"| **⚠ {-gap:.4f} above: {NOT_LM}** |" if flagged else f"| {gap:.4f} below |")
 
 
 def test_cli_prints_each_cells_floors(tmp_path, capsys):
-    unigram, bigram = _floors_cell(tmp_path, bigram_minus_adamw=0.25)
+    unigram, bigram = _floors_board(tmp_path, bigram_minus_adamw=0.25)
     adamw = _means(tmp_path)["adamw"]
     assert main(["report", str(tmp_path), "--bootstrap", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -100,7 +100,7 @@ def test_loss_plot_draws_each_floor_as_a_labelled_dashed_line():
 
 
 def test_html_names_the_floor_lines_of_its_plots(tmp_path):
-    unigram, bigram = _floors_cell(tmp_path, bigram_minus_adamw=0.1)
+    unigram, bigram = _floors_board(tmp_path, bigram_minus_adamw=0.1)
     page = build_report(tmp_path, num_bootstrap=0)[1].read_text()
     caption = f"Dashed: the reference floors on the final losses' validation tokens, unigram {unigram:.4f}, bigram"
     assert page.count(caption) == 2  # the loss curves and the LR sensitivity
@@ -110,9 +110,9 @@ def test_the_loss_curves_get_the_floors_of_their_own_prefix(tmp_path):
     """Curves score a shorter prefix than the final losses: their plot's floors are on that prefix."""
     db = write_db(tmp_path, sizes=("tiny",))
     set_floors(db, 5.0, 3.0, 131072, curve=(5.1, 2.9, 16384))
-    (cell,) = build_cells(load_results(tmp_path))
-    assert cell.floors.curve_floors().lines() == [("unigram", 5.1), ("bigram", 2.9)]
-    assert cell.floors.lines() == [("unigram", 5.0), ("bigram", 3.0)]
+    (board,) = build_leaderboards(load_results(tmp_path))
+    assert board.floors.curve_floors().lines() == [("unigram", 5.1), ("bigram", 2.9)]
+    assert board.floors.lines() == [("unigram", 5.0), ("bigram", 3.0)]
     page = build_report(tmp_path, num_bootstrap=0)[1].read_text()
     assert "the reference floors on the curves' 16,384 validation tokens, unigram 5.1000, bigram 2.9000" in page
     assert page.count("the reference floors on the final losses' validation tokens, unigram 5.0000") == 1
@@ -139,11 +139,11 @@ def test_an_older_database_gets_floors_computed_from_its_data(tmp_path, shards, 
     if final_val_tokens is not None:  # recorded by a bench whose floors failed
         ResultsDB(db, create=True).close()
         _update(db, "UPDATE runs SET final_val_tokens=?", final_val_tokens)
-    (cell,) = build_cells(load_results(tmp_path))
+    (board,) = build_leaderboards(load_results(tmp_path))
     scored = final_val_tokens or (len(val) - 1) // 96 * 96  # the whole val set, in whole sequences
     expected = ngram_floors(train, val[: scored + 1], 64)
-    assert (cell.floors.unigram, cell.floors.bigram) == (expected["unigram"], expected["bigram"])
-    assert (cell.floors.val_tokens, cell.floors.source) == (scored, "report")
+    assert (board.floors.unigram, board.floors.bigram) == (expected["unigram"], expected["bigram"])
+    assert (board.floors.val_tokens, board.floors.source) == (scored, "report")
     md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
     assert f"| bigram | {expected['bigram']:.4f} |" in md and "computed by this report" in md
 
@@ -158,9 +158,9 @@ def test_floors_are_unknown_with_the_reason(tmp_path):
     other = tmp_path / "other"
     db = write_db(other, sizes=("tiny",), data=str(tmp_path / "not-here"))
     _update(db, "UPDATE runs SET config_json=?", json.dumps({"data": {"seq_len": 32}, "log": {}}))
-    (cell,) = build_cells(load_results(other))
-    assert not cell.floors.known
-    assert f"data `{tmp_path / 'not-here'}` cannot be read on this machine" in cell.floors.problem
+    (board,) = build_leaderboards(load_results(other))
+    assert not board.floors.known
+    assert f"data `{tmp_path / 'not-here'}` cannot be read on this machine" in board.floors.problem
 
 
 def test_synthetic_data_adds_the_entropy_rate_line(tmp_path):

@@ -29,9 +29,9 @@ def _rows(section: str) -> dict[str, list[str]]:
     """{optimizer: its cells} of the first leaderboard table in `section`, in order."""
     rows = {}
     for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if line.startswith("| ") and len(cells) > 2 and cells[1].startswith("`"):
-            rows.setdefault(cells[1].strip("`"), cells)
+        boards = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(boards) > 2 and boards[1].startswith("`"):
+            rows.setdefault(boards[1].strip("`"), boards)
     return rows
 
 
@@ -159,8 +159,8 @@ def test_cli_writes_its_files_and_rebuilds_identically(built, tmp_path, capsys):
     assert main(["report", str(out), "--bootstrap", "10"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == [f"wrote {out / name}" for name in ("leaderboard.md", "report.html", "claims.md")]
-    assert lines[3:] == [f"{cell} / fineweb: floors unknown: the database records neither the floors nor how many "
-                         "validation tokens the final losses scored" for cell in ("tiny / 80,000,000 tokens",
+    assert lines[3:] == [f"{board} / fineweb: floors unknown: the database records neither the floors nor how many "
+                         "validation tokens the final losses scored" for board in ("tiny / 80,000,000 tokens",
                                                                                   "small / 240,000,000 tokens")]
     assert (out / "leaderboard.md").read_text(encoding="utf-8") == md
     assert (out / "report.html").read_text(encoding="utf-8") == page
@@ -173,11 +173,11 @@ def test_unfinished_runs_and_an_empty_database(tmp_path):
     md, *_ = build_report(tmp_path)
     assert "The database has no runs yet." in md.read_text()
     con = sqlite3.connect(tmp_path / "results.db")
-    for cell, opt, status in (("a", "adamw", "pending"), ("b", "muon", "failed")):
+    for board, opt, status in (("a", "adamw", "pending"), ("b", "muon", "failed")):
         con.execute(
             "INSERT INTO runs (cell, model, optimizer, lr, seed, tokens, data, status) "
             "VALUES (?, 'm', ?, 1e-3, 0, 1000, 'd', ?)",
-            (cell, opt, status),
+            (board, opt, status),
         )
     con.commit()
     con.close()

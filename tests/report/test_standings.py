@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 from optarena.report.results import load_results
-from optarena.report.standings import build_cells
+from optarena.report.standings import build_leaderboards
 from tests.report.helpers import MULTS, OPTIMIZERS, write_db
 
 
 @pytest.fixture(scope="module")
-def cells_both(tmp_path_factory):
+def boards_both(tmp_path_factory):
     """(cells with the bench's choices, cells without: the report derives the best LR itself)."""
     with_choices, without = tmp_path_factory.mktemp("choices"), tmp_path_factory.mktemp("derived")
     write_db(with_choices)
     write_db(without, with_choices=False)
-    return build_cells(load_results(with_choices)), build_cells(load_results(without))
+    return build_leaderboards(load_results(with_choices)), build_leaderboards(load_results(without))
 
 
 def _losses_at_best(db, model, opt):
@@ -34,10 +34,10 @@ def _losses_at_best(db, model, opt):
     return best, by_lr[best]
 
 
-def test_ranking_and_statistics(cells_both, tmp_path):
-    cells, _ = cells_both
+def test_ranking_and_statistics(boards_both, tmp_path):
+    boards, _ = boards_both
     db = write_db(tmp_path)
-    tiny = cells[0]
+    tiny = boards[0]
     assert tiny.key.model == "tiny"
     order = [s.optimizer for s in tiny.standings]
     assert order == ["muon", "lion", "adamw", "stable-momentum", "dms"]
@@ -50,8 +50,8 @@ def test_ranking_and_statistics(cells_both, tmp_path):
             assert s.summary.std == pytest.approx(np.std(losses, ddof=1), abs=1e-12)
 
 
-def test_verdicts_against_adamw(cells_both):
-    tiny = cells_both[0][0]
+def test_verdicts_against_adamw(boards_both):
+    tiny = boards_both[0][0]
     verdicts = {s.optimizer: s.verdict.verdict if s.verdict else None for s in tiny.standings}
     assert verdicts == {
         "muon": "better",
@@ -64,8 +64,8 @@ def test_verdicts_against_adamw(cells_both):
     assert muon.verdict.delta == pytest.approx(muon.summary.mean - adamw.summary.mean, abs=1e-12)
 
 
-def test_edge_divergence_and_all_diverged(cells_both):
-    small = cells_both[0][1]
+def test_edge_divergence_and_all_diverged(boards_both):
+    small = boards_both[0][1]
     assert small.get("muon").edge == "highest"  # optimum at 5x, grid up to 4x
     assert all(s.edge == "" for s in small.standings if s.optimizer != "muon")
     adamw = small.get("adamw")
@@ -74,9 +74,9 @@ def test_edge_divergence_and_all_diverged(cells_both):
     assert (lion.optimizer, lion.status, lion.num_diverged_lrs, lion.summary) == ("lion", "diverged", len(MULTS), None)
 
 
-def test_derived_choice_matches_the_bench(cells_both):
+def test_derived_choice_matches_the_bench(boards_both):
     """With an empty choices table the report picks the same LRs and edges as the bench did."""
-    for a, b in zip(*cells_both):
+    for a, b in zip(*boards_both):
         for s in a.standings:
             t = b.get(s.optimizer)
             assert (s.picked_by, t.picked_by) == (("bench", "report") if s.best_lr else ("", ""))
@@ -96,7 +96,7 @@ def test_repeated_seed_counts_once_and_lr_matches_loosely(tmp_path):
     )
     con.commit()
     con.close()
-    adamw = build_cells(load_results(tmp_path))[0].get("adamw")
+    adamw = build_leaderboards(load_results(tmp_path))[0].get("adamw")
     assert adamw.summary.n == 3
     assert max(r.final_val_loss for r in adamw.best_runs) == 9.0  # the latest run of seed 1 wins
     assert math.isclose(adamw.best_lr, lr)
@@ -111,5 +111,5 @@ def test_bench_edge_flag_on_a_single_lr_keeps_its_side_unknown(tmp_path):
                 "WHERE optimizer='dms'")  # fmt: skip
     con.commit()
     con.close()
-    dms = build_cells(load_results(tmp_path))[0].get("dms")
+    dms = build_leaderboards(load_results(tmp_path))[0].get("dms")
     assert (len(dms.lr_points), dms.edge, dms.status) == (1, "edge", "ranked")

@@ -42,7 +42,9 @@ PHASE_ORDER = {"fixed": 0, "sweep": 0, "extend": 1, "seeds": 2}
 
 
 @dataclasses.dataclass
-class Summary:
+class SuiteOutcome:
+    """What one invocation of `run_suite` did (a sample's mean, std and n is optarena.stats.Summary)."""
+
     counts: dict[str, int]  # status -> cells, over the whole database
     ran: int  # cells run by this invocation
     unsettled: int  # groups still waiting (cells running in another process)
@@ -52,7 +54,7 @@ class Summary:
 
 def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1, train_fn: TrainFn = run_cell,
               keep_checkpoints: bool = False, stream: TextIO | None | str = "stdout",
-              heartbeat_s: float = 60.0) -> Summary:
+              heartbeat_s: float = 60.0) -> SuiteOutcome:
     out = Path(out)
     groups = resolve_groups(suite, data_info(suite.data))
     db = ResultsDB(out, create=True)
@@ -132,7 +134,7 @@ class _Runner:
         self.devices = _job_devices(max(jobs, 1), suite)
         self.ran = 0
 
-    def run(self) -> Summary:
+    def run(self) -> SuiteOutcome:
         self.pool = self._new_pool()
         try:
             while True:
@@ -252,11 +254,11 @@ class _Runner:
         return cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=_init_worker, initargs=(os.getpid(),))
 
-    def _summary(self, unsettled: int, interrupted: bool = False) -> Summary:
+    def _summary(self, unsettled: int, interrupted: bool = False) -> SuiteOutcome:
         counts: dict[str, int] = {}
         for r in self.db.runs():
             counts[r["status"]] = counts.get(r["status"], 0) + 1
-        return Summary(counts, self.ran, unsettled, self.progress.elapsed(), interrupted)
+        return SuiteOutcome(counts, self.ran, unsettled, self.progress.elapsed(), interrupted)
 
 
 def _outcome(future: cf.Future) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from optarena.report.ladder import find_ladders, fit_ladder
 from optarena.report.leaderboard import floor_summary
 from optarena.report.results import Results, load_results
 from optarena.report.sections import report_blocks
-from optarena.report.standings import build_cells
+from optarena.report.standings import build_leaderboards
 
 MARKDOWN_NAME = "leaderboard.md"
 HTML_NAME = "report.html"
@@ -32,10 +32,10 @@ def build_report(
     (0: no bands). `baseline`: compare with this optimizer instead of the suite's baseline.
     """
     results = _load(results_dir, baseline)
-    cells = build_cells(results)
-    ladders = [fit_ladder(ladder, num_bootstrap) for ladder in find_ladders(cells)]
-    claims = check_claims(load_claims(), cells, ladders, with_data=len({c.key.data for c in cells}) > 1)
-    blocks = report_blocks(results, cells, ladders, claims, command_dir=str(results_dir))
+    boards = build_leaderboards(results)
+    ladders = [fit_ladder(ladder, num_bootstrap) for ladder in find_ladders(boards)]
+    claims = check_claims(load_claims(), boards, ladders, with_data=len({c.key.data for c in boards}) > 1)
+    blocks = report_blocks(results, boards, ladders, claims, command_dir=str(results_dir))
     md, html, claims_md = (results.path / name for name in (MARKDOWN_NAME, HTML_NAME, CLAIMS_NAME))
     suite = results.meta.get("suite", "?")
     atomic_write(md, to_markdown(blocks))  # atomically: a browser reloading the page never sees half of it
@@ -47,7 +47,7 @@ def build_report(
 def floor_lines(results_dir: str | Path, baseline: str | None = None) -> list[str]:
     """Per cell: its floors and the baseline's distance below the bigram floor (floors computed for the
     report are cached in this process, so after `build_report` this costs a second read of the database)."""
-    return [floor_summary(cell) for cell in build_cells(_load(results_dir, baseline))]
+    return [floor_summary(board) for board in build_leaderboards(_load(results_dir, baseline))]
 
 
 def _load(results_dir: str | Path, baseline: str | None) -> Results:

@@ -46,7 +46,7 @@ from optarena._toml import tomllib
 from optarena.report import fmt
 from optarena.report.document import Block, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
-from optarena.report.standings import ALPHA, Cell, welch_verdict
+from optarena.report.standings import ALPHA, Leaderboard, welch_verdict
 from optarena.scaling import compute_multiplier
 from optarena.stats import holm_verdicts
 
@@ -112,14 +112,15 @@ def load_claims() -> tuple[Claim, ...]:
     return tuple(claims)
 
 
-def check_claims(claims: Sequence[Claim], cells: list[Cell], ladders: list[Ladder], with_data: bool) -> list[Checked]:
+def check_claims(claims: Sequence[Claim], boards: list[Leaderboard], ladders: list[Ladder],
+                 with_data: bool) -> list[Checked]:
     out = []
     for claim in claims:
         if claim.kind == "multiplier":
             found = [_multiplier(claim, lad) for lad in ladders if _on_ladder(claim, lad)]
         else:
-            found = [_in_cell(claim, cell, with_data) for cell in cells
-                     if all(cell.get(r) is not None for r in claim.rows)]
+            found = [_in_board(claim, board, with_data) for board in boards
+                     if all(board.get(r) is not None for r in claim.rows)]
         out.append(Checked(claim, tuple(found)))
     return out
 
@@ -141,16 +142,16 @@ def claimed(claim: Claim) -> str:
 
 
 # ------------------------------------------------------------------------------------- within a cell
-def _in_cell(claim: Claim, cell: Cell, with_data: bool) -> Measurement:
+def _in_board(claim: Claim, board: Leaderboard, with_data: bool) -> Measurement:
     s = claim.spec
-    scale = f"{cell.key.model} ({fmt.count(cell.params_total)} params), {fmt.count(cell.key.tokens)} tokens" + (
-        f", {cell.key.data}" if with_data else "")
+    scale = f"{board.key.model} ({fmt.count(board.params_total)} params), {fmt.count(board.key.tokens)} tokens" + (
+        f", {board.key.data}" if with_data else "")
     if claim.kind == "gap":
-        return Measurement(scale, *_gap(cell, s["x"], s["y"], s["gap_percent"]))
+        return Measurement(scale, *_gap(board, s["x"], s["y"], s["gap_percent"]))
     if claim.kind == "ranking":
         pairs = list(zip(s["order"], s["order"][1:]))
-        steps = _pairs(cell, pairs)
-        ours = "; ".join(_row(cell, r) for r in s["order"]) + ". Steps: " + ", ".join(
+        steps = _pairs(board, pairs)
+        ours = "; ".join(_row(board, r) for r in s["order"]) + ". Steps: " + ", ".join(
             f"{_short(a)} < {_short(b)} {text}" for (a, b), (_, text) in zip(pairs, steps))
         return Measurement(scale, ours, _all_or_any(steps))
     if claim.kind == "ahead_of":
@@ -158,19 +159,19 @@ def _in_cell(claim: Claim, cell: Cell, with_data: bool) -> Measurement:
     else:
         best, others = s["best"], [g for g in s["group"] if g != s["best"]]
     pairs = [(best, o) for o in others]
-    steps = _pairs(cell, pairs)
+    steps = _pairs(board, pairs)
     rows = [best, *others]
-    ours = "; ".join(_row(cell, r, stability=claim.kind == "best_of") for r in rows) + ". vs " + ", ".join(
+    ours = "; ".join(_row(board, r, stability=claim.kind == "best_of") for r in rows) + ". vs " + ", ".join(
         f"{_short(b)} {text}" for (_, b), (_, text) in zip(pairs, steps))
     return Measurement(scale, ours, _all_or_any(steps))
 
 
-def _gap(cell: Cell, x: str, y: str, gap_percent: float) -> tuple[str, str]:
-    sx, sy = cell.get(x), cell.get(y)
+def _gap(board: Leaderboard, x: str, y: str, gap_percent: float) -> tuple[str, str]:
+    sx, sy = board.get(x), board.get(y)
     if sx.summary is None or sy.summary is None:
         return f"`{x}` {sx.status}, `{y}` {sy.status}", INCONCLUSIVE
     mean_y = sy.summary.mean
-    v = sx.verdict if y == cell.baseline_name and sx.verdict is not None else welch_verdict(_losses(sx), _losses(sy))
+    v = sx.verdict if y == board.baseline_name and sx.verdict is not None else welch_verdict(_losses(sx), _losses(sy))
     text = f"{100 * v.delta / mean_y:+.2f}%"
     if math.isfinite(v.ci[0]):
         text += f" [{100 * v.ci[0] / mean_y:+.2f}%, {100 * v.ci[1] / mean_y:+.2f}%]"
@@ -181,18 +182,18 @@ def _gap(cell: Cell, x: str, y: str, gap_percent: float) -> tuple[str, str]:
     return text, AGREES if (v.verdict == "worse") == claimed_worse else DISAGREES
 
 
-def _pairs(cell: Cell, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _pairs(board: Leaderboard, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Per (a, b), claimed a better: ("better" | "worse" | "", the p or reason), Holm over the Welch tests."""
     out: list[tuple[str, str] | None] = [None] * len(pairs)
     tests = {}
     for i, (a, b) in enumerate(pairs):
-        la, lb = _level(cell.get(a)), _level(cell.get(b))
+        la, lb = _level(board.get(a)), _level(board.get(b))
         if la is None or lb is None:
             out[i] = ("", "untested (unfinished)")
         elif math.isinf(la) or math.isinf(lb):
             out[i] = ("", "tied (both diverged)") if la == lb else ("better" if lb > la else "worse", "diverged")
         else:
-            tests[i] = welch_verdict(*(_losses(cell.get(r)) for r in (a, b)))
+            tests[i] = welch_verdict(*(_losses(board.get(r)) for r in (a, b)))
     for i, v in zip(tests, holm_verdicts(list(tests.values()), ALPHA)):
         direction = v.verdict if v.verdict in ("better", "worse") else ""
         out[i] = (direction, fmt.verdict(v))
@@ -216,8 +217,8 @@ def _losses(s) -> list[float]:
     return [r.final_val_loss for r in s.best_runs]
 
 
-def _row(cell: Cell, name: str, stability: bool = False) -> str:
-    s = cell.get(name)
+def _row(board: Leaderboard, name: str, stability: bool = False) -> str:
+    s = board.get(name)
     text = f"`{name}` {fmt.loss(s) if s.summary else s.status}"
     if stability and s.best_runs:
         extra = [f"{label} {np.median(v):.3g}" for label, v in (
@@ -239,10 +240,10 @@ def _on_ladder(claim: Claim, lad: Ladder) -> bool:
 
 def _multiplier(claim: Claim, lad: Ladder) -> Measurement:
     x, y = claim.spec["x"], claim.spec["y"]
-    C = [compute_of(c) for c in lad.cells]
+    C = [compute_of(c) for c in lad.boards]
     gain = compute_multiplier(lad.fit, x, [min(C), max(C)], y)
-    scale = (f"ladder {lad.data}, {lad.rule}: {lad.cells[0].key.model} to {lad.cells[-1].key.model} "
-             f"({fmt.count(lad.cells[0].params_total)}–{fmt.count(lad.cells[-1].params_total)} params, "
+    scale = (f"ladder {lad.data}, {lad.rule}: {lad.boards[0].key.model} to {lad.boards[-1].key.model} "
+             f"({fmt.count(lad.boards[0].params_total)}–{fmt.count(lad.boards[-1].params_total)} params, "
              f"{min(C):.3g}–{max(C):.3g} PFH)")
     ours = f"{gain[0]:.3f} at the smallest compute, {gain[1]:.3f} at the largest"
     band = lad.bands.get(x)

@@ -16,7 +16,7 @@ import numpy as np
 
 from optarena.report import fmt
 from optarena.report.curves import MeanCurve
-from optarena.report.standings import Cell
+from optarena.report.standings import Leaderboard
 from optarena.scaling.plots import to_base64_png
 
 FloorLines = Sequence[tuple[str, float]]  # (name, nats/token) of each reference floor, as Floors.lines() gives
@@ -80,7 +80,7 @@ def loss_vs_tokens(means: dict[str, MeanCurve], colours: dict[str, str], title: 
     return fig
 
 
-def lr_sensitivity(cell: Cell, colours: dict[str, str], title: str, floors: FloorLines = ()):
+def lr_sensitivity(board: Leaderboard, colours: dict[str, str], title: str, floors: FloorLines = ()):
     """Final loss against LR per optimizer (mean ± std over seeds); diverged LRs as x on the top edge;
     `floors` as in `loss_vs_tokens`."""
     from matplotlib.transforms import blended_transform_factory
@@ -88,7 +88,7 @@ def lr_sensitivity(cell: Cell, colours: dict[str, str], title: str, floors: Floo
     fig, ax = _axes()
     top_edge = blended_transform_factory(ax.transData, ax.transAxes)
     finite = []
-    for s in cell.standings:
+    for s in board.standings:
         pts = [p for p in s.lr_points if p.losses]
         lrs, means = [p.lr for p in pts], [p.mean for p in pts]
         stds = [float(np.std(p.losses, ddof=1)) if len(p.losses) > 1 else 0.0 for p in pts]

@@ -58,7 +58,7 @@ def below(floor: float | None, loss: float | None) -> float | None:
     return None if floor is None or loss is None else floor - loss
 
 
-def cell_floors(runs: Sequence[Run], entropy_rate: float | None) -> Floors:
+def board_floors(runs: Sequence[Run], entropy_rate: float | None) -> Floors:
     """The floors of one cell's runs (one data set, one validation prefix): the bench's, else computed."""
     recorded = [r for r in runs if r.unigram_floor is not None and r.bigram_floor is not None]
     if recorded:

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 
 from optarena.report.results import Run
-from optarena.report.standings import Cell, Standing
+from optarena.report.standings import Leaderboard, Standing
 from optarena.stats import Verdict
 
 MISSING = "—"
@@ -92,6 +92,6 @@ def statuses(runs: list[Run]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
 
 
-def cell_label(cell: Cell, with_data: bool = False) -> str:
-    label = f"{cell.key.model} · {count(cell.key.tokens)} tokens"
-    return f"{label} · {cell.key.data}" if with_data else label
+def board_label(board: Leaderboard, with_data: bool = False) -> str:
+    label = f"{board.key.model} · {count(board.key.tokens)} tokens"
+    return f"{label} · {board.key.data}" if with_data else label

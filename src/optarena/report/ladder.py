@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optarena.report import fmt
-from optarena.report.standings import Cell
+from optarena.report.standings import Leaderboard
 from optarena.scaling import (
     MultiplierBand,
     ScalingFit,
@@ -37,7 +37,7 @@ GRID_POINTS = 40
 class Ladder:
     data: str
     rule: str  # how its budgets were grouped, for the heading
-    cells: list[Cell]  # ascending compute
+    boards: list[Leaderboard]  # ascending compute
     points: dict[str, list[tuple[float, float]]]  # optimizer -> [(C in PFH, loss)], optimizers with >= 2
     fit: ScalingFit | None = None
     compared: list[str] = field(default_factory=list)  # optimizers with a multiplier vs the baseline
@@ -48,52 +48,52 @@ class Ladder:
     @property
     def C_grid(self) -> np.ndarray:
         """GRID_POINTS log-spaced computes over the ladder, plus each cell's own compute exactly."""
-        C = [compute_of(c) for c in self.cells]
+        C = [compute_of(c) for c in self.boards]
         return np.unique(np.concatenate([np.logspace(math.log10(min(C)), math.log10(max(C)), GRID_POINTS), C]))
 
     @property
     def baseline(self) -> str:
-        return self.cells[0].baseline_name  # a ladder's cells come from one results database, one suite
+        return self.boards[0].baseline_name  # a ladder's cells come from one results database, one suite
 
     @property
     def min_points(self) -> int:
         return min(len(p) for p in self.points.values())
 
 
-def compute_of(cell: Cell) -> float | None:
-    n = cell.params_non_embedding
-    return compute_pfh(n, cell.key.tokens) if n and cell.key.tokens else None
+def compute_of(board: Leaderboard) -> float | None:
+    n = board.params_non_embedding
+    return compute_pfh(n, board.key.tokens) if n and board.key.tokens else None
 
 
-def find_ladders(cells: list[Cell]) -> list[Ladder]:
+def find_ladders(boards: list[Leaderboard]) -> list[Ladder]:
     """Ladders of >= 2 model sizes whose cells all have a parameter count (module docstring)."""
-    by_data: dict[str, list[Cell]] = defaultdict(list)
-    for cell in cells:
-        if compute_of(cell) is not None and cell.params_total:
-            by_data[cell.key.data].append(cell)
+    by_data: dict[str, list[Leaderboard]] = defaultdict(list)
+    for board in boards:
+        if compute_of(board) is not None and board.params_total:
+            by_data[board.key.data].append(board)
     ladders = []
     for data, group in sorted(by_data.items()):
         budgets_per_model = defaultdict(set)
-        for cell in group:
-            budgets_per_model[cell.key.model].add(cell.key.tokens)
+        for board in group:
+            budgets_per_model[board.key.model].add(board.key.tokens)
         if all(len(b) == 1 for b in budgets_per_model.values()):
             ladders.append(_ladder(data, "one budget per model", group))
             continue
-        by_ratio: dict[float, list[Cell]] = defaultdict(list)
-        for cell in group:
-            by_ratio[_round_sig(cell.key.tokens / cell.params_total, 2)].append(cell)
+        by_ratio: dict[float, list[Leaderboard]] = defaultdict(list)
+        for board in group:
+            by_ratio[_round_sig(board.key.tokens / board.params_total, 2)].append(board)
         ladders += [_ladder(data, f"D/N ≈ {r:g} tokens per parameter", cs) for r, cs in sorted(by_ratio.items())]
-    return [lad for lad in ladders if len({c.key.model for c in lad.cells}) >= 2 and lad.points]
+    return [lad for lad in ladders if len({c.key.model for c in lad.boards}) >= 2 and lad.points]
 
 
-def _ladder(data: str, rule: str, cells: list[Cell]) -> Ladder:
-    cells = sorted(cells, key=compute_of)
+def _ladder(data: str, rule: str, boards: list[Leaderboard]) -> Ladder:
+    boards = sorted(boards, key=compute_of)
     points: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for cell in cells:
-        for s in cell.standings:
+    for board in boards:
+        for s in board.standings:
             if s.summary is not None:
-                points[s.optimizer].append((compute_of(cell), s.summary.mean))
-    return Ladder(data, rule, cells, {k: v for k, v in sorted(points.items()) if len(v) >= 2})
+                points[s.optimizer].append((compute_of(board), s.summary.mean))
+    return Ladder(data, rule, boards, {k: v for k, v in sorted(points.items()) if len(v) >= 2})
 
 
 def fit_ladder(ladder: Ladder, num_bootstrap: int = 200, seed: int = 0) -> Ladder:
@@ -141,7 +141,7 @@ def _falls(points: list[tuple[float, float]]) -> bool:
 
 def _floor(ladder: Ladder) -> float:
     """The entropy floor as a lower bound on a, when all cells share one and it is a valid bound."""
-    floors = {c.loss_floor for c in ladder.cells}
+    floors = {c.loss_floor for c in ladder.boards}
     if len(floors) != 1 or None in floors:
         return 0.0
     floor = floors.pop()

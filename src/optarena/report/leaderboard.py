@@ -14,7 +14,7 @@ from optarena.report.floors import below
 from optarena.report.results import Results
 from optarena.report.sensitivity import chosen, sensitivity_table
 from optarena.report.stability import stability_table
-from optarena.report.standings import ALPHA, Cell, Standing
+from optarena.report.standings import ALPHA, Leaderboard, Standing
 
 VERDICT_TONE = {"better": "good", "worse": "bad"}
 RATIO_CAPTION = (
@@ -35,19 +35,19 @@ TUNED_NOTE = (" Where more than the LR is tuned, a curve is the LR's last sweep 
               "which a later sweep of the other hyperparameters may have lowered (their table is above).")
 
 
-def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data: bool) -> list[Block]:
-    label = fmt.cell_label(cell, with_data=True)
-    means = {s.optimizer: c for s in cell.standings if (c := mean_curve(s, results.curves)) is not None}
-    blocks: list[Block] = [Heading(fmt.cell_label(cell, with_data), 3), Text(_cell_summary(cell, results))]
-    blocks += [leaderboard_table(cell), floors_block(cell)]
-    if (table := sensitivity_table(cell, results)) is not None:
+def board_blocks(board: Leaderboard, results: Results, colours: dict[str, str], with_data: bool) -> list[Block]:
+    label = fmt.board_label(board, with_data=True)
+    means = {s.optimizer: c for s in board.standings if (c := mean_curve(s, results.curves)) is not None}
+    blocks: list[Block] = [Heading(fmt.board_label(board, with_data), 3), Text(_board_summary(board, results))]
+    blocks += [leaderboard_table(board), floors_block(board)]
+    if (table := sensitivity_table(board, results)) is not None:
         blocks.append(table)
-    if (table := stability_table(cell)) is not None:
+    if (table := stability_table(board)) is not None:
         blocks.append(table)
-    if cell.not_language_modelling:
-        blocks.append(Text(not_lm_warning(cell), "warn"))
-    if any(s.edge for s in cell.standings):
-        names = ", ".join(f"`{s.optimizer}`" for s in cell.standings if s.edge)
+    if board.not_language_modelling:
+        blocks.append(Text(not_lm_warning(board), "warn"))
+    if any(s.edge for s in board.standings):
+        names = ", ".join(f"`{s.optimizer}`" for s in board.standings if s.edge)
         blocks.append(
             Text(
                 f"Best LR at the edge of the LR grid for {names}: the optimum may lie outside the grid "
@@ -55,38 +55,39 @@ def cell_blocks(cell: Cell, results: Results, colours: dict[str, str], with_data
                 "warn",
             )
         )
-    ratios = _ratios(means, cell.baseline_name)
+    ratios = _ratios(means, board.baseline_name)
     if figures.available():
-        blocks += _figures(cell, means, ratios, colours, label)
+        blocks += _figures(board, means, ratios, colours, label)
     if ratios:
-        blocks.append(_ratio_table(means[cell.baseline_name], ratios, cell.baseline_name))
+        blocks.append(_ratio_table(means[board.baseline_name], ratios, board.baseline_name))
     return blocks
 
 
-def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str, str], label: str) -> list[Block]:
+def _figures(board: Leaderboard, means: dict[str, MeanCurve], ratios, colours: dict[str, str],
+             label: str) -> list[Block]:
     out = []
-    floors, curve_floors = cell.floors.lines(), cell.floors.curve_floors()
+    floors, curve_floors = board.floors.lines(), board.floors.curve_floors()
     if means:
         out.append(
             _figure(
                 figures.loss_vs_tokens(means, colours, f"validation loss, {label}", curve_floors.lines(),
-                                       cell.baseline_name),
+                                       board.baseline_name),
                 "Validation loss at each optimizer's best LR",
-                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE + _curve_floors_caption(cell),
+                "Seed mean; shaded: min–max over seeds. " + CURVE_NOTE + _curve_floors_caption(board),
             )
         )
-    if any(p.losses or p.num_diverged for s in cell.standings for p in s.lr_points):
+    if any(p.losses or p.num_diverged for s in board.standings for p in s.lr_points):
         out.append(
             _figure(
-                figures.lr_sensitivity(cell, colours, f"LR sensitivity, {label}", floors),
+                figures.lr_sensitivity(board, colours, f"LR sensitivity, {label}", floors),
                 "LR sensitivity",
                 "Final validation loss against peak LR (mean ± std over seeds); x on the top edge: "
-                "diverged; open circle: best LR." + TUNED_NOTE * any(s.tuned for s in cell.standings)
-                + _floors_caption(cell),
+                "diverged; open circle: best LR." + TUNED_NOTE * any(s.tuned for s in board.standings)
+                + _floors_caption(board),
             )
         )
     if ratios:
-        base = cell.baseline_name
+        base = board.baseline_name
         fig = figures.loss_ratio(
             {k: (x, r) for k, (_, x, r) in ratios.items()},
             colours,
@@ -96,20 +97,20 @@ def _figures(cell: Cell, means: dict[str, MeanCurve], ratios, colours: dict[str,
         )
         caption = f"Seed-mean validation loss over {fmt.who(base)}'s at matching steps. " + CURVE_NOTE
         out.append(_figure(fig, f"Loss ratio to {fmt.plain(base)}", caption))
-    if cell.loss_floor is not None and means:
-        fig = figures.excess_loss(means, cell.loss_floor, colours, f"excess loss over the entropy floor, {label}")
+    if board.loss_floor is not None and means:
+        fig = figures.excess_loss(means, board.loss_floor, colours, f"excess loss over the entropy floor, {label}")
         out.append(
             _figure(
                 fig,
                 "Excess loss over the entropy floor",
-                f"Synthetic data with a known entropy rate of {cell.loss_floor:.4f} nats/token.",
+                f"Synthetic data with a known entropy rate of {board.loss_floor:.4f} nats/token.",
             )
         )
     return out
 
 
-def leaderboard_table(cell: Cell) -> Table:
-    who = fmt.who(cell.baseline_name)
+def leaderboard_table(board: Leaderboard) -> Table:
+    who = fmt.who(board.baseline_name)
     header = [
         "#",
         "optimizer",
@@ -125,18 +126,18 @@ def leaderboard_table(cell: Cell) -> Table:
         f"opt-state memory (vs {who})",
         f"opt step time (vs {who})",
     ]
-    if cell.floors.known:
+    if board.floors.known:
         header += ["below bigram", "below unigram"]
-    if cell.loss_floor is not None:
+    if board.loss_floor is not None:
         header.append("excess over entropy rate")
-    base, rank, rows = cell.baseline, 0, []
-    for s in cell.standings:
+    base, rank, rows = board.baseline, 0, []
+    for s in board.standings:
         rank += s.status == "ranked"
         row = [
             str(rank) if s.status == "ranked" else fmt.MISSING,
             f"`{s.optimizer}`",
             _loss_cell(s),
-            *_versus(s, cell),
+            *_versus(s, board),
             chosen(s.best_lr, s.tuned),
             _grid_cell(s),
             _diverged_cell(s),
@@ -145,19 +146,19 @@ def leaderboard_table(cell: Cell) -> Table:
             _overhead(fmt.seconds, s.opt_step_s, base and base.opt_step_s),
         ]
         mean = s.summary.mean if s.summary else None
-        if cell.floors.known:
-            row += [_below_cell(below(cell.floors.bigram, mean)), _below_cell(below(cell.floors.unigram, mean))]
-        if cell.loss_floor is not None:
-            row.append(f"{mean - cell.loss_floor:.4f}" if mean is not None else fmt.MISSING)
+        if board.floors.known:
+            row += [_below_cell(below(board.floors.bigram, mean)), _below_cell(below(board.floors.unigram, mean))]
+        if board.loss_floor is not None:
+            row.append(f"{mean - board.loss_floor:.4f}" if mean is not None else fmt.MISSING)
         rows.append(tuple(row))
-    return Table(tuple(header), tuple(rows), _verdict_caption(cell))
+    return Table(tuple(header), tuple(rows), _verdict_caption(board))
 
 
-def _verdict_caption(cell: Cell) -> str:
-    who = fmt.who(cell.baseline_name)
-    if cell.baseline is None:
+def _verdict_caption(board: Leaderboard) -> str:
+    who = fmt.who(board.baseline_name)
+    if board.baseline is None:
         return f"No finished {who} run in this cell: no Δ and no verdict."
-    m = cell.num_tests
+    m = board.num_tests
     if m == 0:
         return (f"Verdict: none in this cell. A Welch test needs two or more seeds on both sides; no optimizer "
                 f"here has them beside {who}'s.")
@@ -166,53 +167,53 @@ def _verdict_caption(cell: Cell) -> str:
             "so the chance of any false verdict in the cell is at most α. p (Welch): the unadjusted p.")
 
 
-def floors_block(cell: Cell) -> Table | Text:
+def floors_block(board: Leaderboard) -> Table | Text:
     """A line per reference floor with the baseline's distance below it; or why the floors are unknown."""
-    f = cell.floors
+    f = board.floors
     if not f.known:
         return Text(f"Reference floors unknown: {f.problem}. Without them this cell cannot show that its losses "
                     "measure language modelling.", "note")
-    base = cell.baseline.summary.mean if cell.baseline else None
+    base = board.baseline.summary.mean if board.baseline else None
     rows = tuple((name, f"{value:.4f}", _below_cell(below(value, base)), FLOOR_MEANING[name])
                  for name, value in f.lines())
     tokens = f"the {f.val_tokens:,}" if f.val_tokens else "the"
     who = "recorded by the bench" if f.source == "bench" else "computed by this report: the database predates them"
     caption = (f"Reference floors (`optarena.data.floors`, {who}), scored on {tokens} validation tokens the final "
                "losses score. Below: floor − mean final loss, nats/token; negative: above the floor.")
-    return Table(("reference floor", "nats/token", f"{fmt.who(cell.baseline_name)} below it", "what it is"),
+    return Table(("reference floor", "nats/token", f"{fmt.who(board.baseline_name)} below it", "what it is"),
                  rows, caption)
 
 
-def not_lm_warning(cell: Cell) -> str:
+def not_lm_warning(board: Leaderboard) -> str:
     """The flag of a cell whose baseline is not below the bigram floor, with the numbers."""
-    loss, floor = cell.baseline.summary.mean, cell.floors.bigram
-    return (f"{fmt.who(cell.baseline_name)}'s final loss {loss:.4f} is {loss - floor:.4f} nats/token above the "
+    loss, floor = board.baseline.summary.mean, board.floors.bigram
+    return (f"{fmt.who(board.baseline_name)}'s final loss {loss:.4f} is {loss - floor:.4f} nats/token above the "
             f"bigram floor {floor:.4f}: a count of token pairs scores as well or better, so {NOT_LM}. Its ranking "
             "says how fast the optimizers learn token statistics, not language; train longer or on more data "
             "before reading it.")
 
 
-def floor_summary(cell: Cell) -> str:
+def floor_summary(board: Leaderboard) -> str:
     """One line for a terminal: the cell, its floors, and the baseline's distance below the bigram floor."""
-    label = f"{cell.key.model} / {cell.key.tokens:,} tokens / {cell.key.data}"
-    f = cell.floors
+    label = f"{board.key.model} / {board.key.tokens:,} tokens / {board.key.data}"
+    f = board.floors
     if not f.known:
         return f"{label}: floors unknown: {f.problem}"
     floors = ", ".join(f"{name} {value:.3f}" for name, value in f.lines())
     tokens = f" ({f.val_tokens:,} val tokens)" if f.val_tokens else ""
-    base = cell.baseline
+    base = board.baseline
     if base is None:
-        return f"{label}: {floors} nats{tokens}; no finished {cell.baseline_name} run"
+        return f"{label}: {floors} nats{tokens}; no finished {board.baseline_name} run"
     gap = below(f.bigram, base.summary.mean)
     side = f"{gap:.3f} below bigram" if gap > 0 else f"{-gap:.3f} above bigram: {NOT_LM}"
-    return f"{label}: {floors} nats{tokens}; {cell.baseline_name} {base.summary.mean:.3f} = {side}"
+    return f"{label}: {floors} nats{tokens}; {board.baseline_name} {base.summary.mean:.3f} = {side}"
 
 
-def _curve_floors_caption(cell: Cell) -> str:
+def _curve_floors_caption(board: Leaderboard) -> str:
     """The curve plot's floors: on the curves' prefix when it differs from the final set."""
-    curve = cell.floors.curve_floors()
-    if curve is cell.floors:
-        return _floors_caption(cell)
+    curve = board.floors.curve_floors()
+    if curve is board.floors:
+        return _floors_caption(board)
     lines = curve.lines()
     if not lines:
         return f" No floors drawn: those on the curves' validation prefix are unknown ({curve.problem})."
@@ -221,8 +222,8 @@ def _curve_floors_caption(cell: Cell) -> str:
             "nats/token (the final losses' floors are in the table).")
 
 
-def _floors_caption(cell: Cell) -> str:
-    lines = cell.floors.lines()
+def _floors_caption(board: Leaderboard) -> str:
+    lines = board.floors.lines()
     if not lines:
         return ""
     named = ", ".join(f"{name} {value:.4f}" for name, value in lines)
@@ -245,10 +246,10 @@ def _loss_cell(s: Standing) -> str | Styled:
     return fmt.loss(s)
 
 
-def _versus(s: Standing, cell: Cell) -> tuple[str | Styled, ...]:
+def _versus(s: Standing, board: Leaderboard) -> tuple[str | Styled, ...]:
     """Δ, the verdict, its raw and its Holm-adjusted p."""
-    base = cell.baseline
-    if s.optimizer == cell.baseline_name and base is not None:
+    base = board.baseline
+    if s.optimizer == board.baseline_name and base is not None:
         return "baseline", "baseline", fmt.MISSING, fmt.MISSING
     if s.verdict is None or base is None:
         return (fmt.MISSING,) * 4
@@ -278,17 +279,17 @@ def _overhead(format_one, x: float | None, base: float | None) -> str:
     return f"{format_one(x)} ({fmt.ratio(x, base)})" if base else format_one(x)
 
 
-def _cell_summary(cell: Cell, results: Results) -> str:
-    runs = [r for r in results.runs if (r.model, r.tokens, r.data) == cell.key]
+def _board_summary(board: Leaderboard, results: Results) -> str:
+    runs = [r for r in results.runs if (r.model, r.tokens, r.data) == board.key]
     params = ""
-    if cell.params_total:
-        params = (f"N = {fmt.count(cell.params_total)} parameters "
-                  f"({fmt.count(cell.params_non_embedding)} non-embedding) · ")
-    picked = {s.picked_by for s in cell.standings if s.picked_by}
+    if board.params_total:
+        params = (f"N = {fmt.count(board.params_total)} parameters "
+                  f"({fmt.count(board.params_non_embedding)} non-embedding) · ")
+    picked = {s.picked_by for s in board.standings if s.picked_by}
     how = " · best LRs picked by " + " and ".join(sorted(picked)) if picked else ""
     return (
-        f"Model `{cell.key.model}`, data `{cell.key.data}`, {fmt.count(cell.key.tokens)} training tokens. {params}"
-        f"{len(cell.standings)} optimizers, {len(runs)} runs ({fmt.statuses(runs)}){how}."
+        f"Model `{board.key.model}`, data `{board.key.data}`, {fmt.count(board.key.tokens)} training tokens. {params}"
+        f"{len(board.standings)} optimizers, {len(runs)} runs ({fmt.statuses(runs)}){how}."
     )
 
 

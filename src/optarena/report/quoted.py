@@ -15,7 +15,7 @@ from importlib import resources
 from optarena.report import fmt
 from optarena.report.document import Block, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
-from optarena.report.standings import Cell
+from optarena.report.standings import Leaderboard
 from optarena.scaling import compute_multiplier
 
 
@@ -33,7 +33,7 @@ def load_quoted() -> Quoted:
     return Quoted(tuple(data["paper"]), data["tuned_adamw"])
 
 
-def quoted_blocks(cells: list[Cell], ladders: list[Ladder], with_data: bool, baseline: str) -> list[Block]:
+def quoted_blocks(boards: list[Leaderboard], ladders: list[Ladder], with_data: bool, baseline: str) -> list[Block]:
     quoted = load_quoted()
     blocks: list[Block] = [
         Heading("Quoted from the papers"),
@@ -45,11 +45,11 @@ def quoted_blocks(cells: list[Cell], ladders: list[Ladder], with_data: bool, bas
         Text(quoted.tuned_adamw["text"] + f"\nSource: {quoted.tuned_adamw['source']}.", "warn"),
     ]
     for paper in quoted.papers:
-        blocks += _paper_blocks(paper, cells, ladders, with_data, baseline)
+        blocks += _paper_blocks(paper, boards, ladders, with_data, baseline)
     return blocks
 
 
-def _paper_blocks(paper: dict, cells, ladders, with_data, baseline: str) -> list[Block]:
+def _paper_blocks(paper: dict, boards, ladders, with_data, baseline: str) -> list[Block]:
     blocks: list[Block] = [
         Heading(f"{paper['title']} ({paper['authors']}, {paper['date']})", 3),
         Text(f"Setting: {paper['setting']}.\nSource: {paper['source']}."),
@@ -65,7 +65,7 @@ def _paper_blocks(paper: dict, cells, ladders, with_data, baseline: str) -> list
             )
         )
     for table in paper.get("tables", ()):
-        blocks.append(_final_table(table, cells, with_data, baseline) if table["kind"] == "final"
+        blocks.append(_final_table(table, boards, with_data, baseline) if table["kind"] == "final"
                       else _plain_table(table))
     return blocks
 
@@ -74,14 +74,14 @@ def _plain_table(table: dict) -> Table:
     return Table(tuple(table["columns"]), tuple(tuple(r) for r in table["rows"]), f"Quoted. {table['caption']}")
 
 
-def _final_table(table: dict, cells: list[Cell], with_data: bool, baseline: str) -> Table:
+def _final_table(table: dict, boards: list[Leaderboard], with_data: bool, baseline: str) -> Table:
     to_loss = math.log if table["metric"] == "perplexity" else float
     base = next(r for r in table["rows"] if r["name"] == table["baseline"])
     rows = []
     for r in table["rows"]:
         theirs = "baseline" if r is base else _ratio_text(to_loss(r["value"]) / to_loss(base["value"]))
         opt = r.get("optimizer", "")
-        ours = "baseline" if opt == baseline else _our_ratios(opt, cells, with_data, baseline) if opt else fmt.MISSING
+        ours = "baseline" if opt == baseline else _our_ratios(opt, boards, with_data, baseline) if opt else fmt.MISSING
         rows.append((r["name"], f"{r['value']:g}", theirs, f"`{opt}`" if opt else fmt.MISSING, ours))
     metric = "loss ratio (ln perplexity)" if table["metric"] == "perplexity" else "loss ratio"
     header = (
@@ -98,17 +98,17 @@ def _ratio_text(r: float) -> str:
     return f"{r:.3f} ({100 * (r - 1):+.1f}%)"
 
 
-def _our_ratios(opt: str, cells: list[Cell], with_data: bool, baseline: str) -> str | Styled:
+def _our_ratios(opt: str, boards: list[Leaderboard], with_data: bool, baseline: str) -> str | Styled:
     parts = []
-    for cell in cells:
-        s, base = cell.get(opt), cell.baseline
+    for board in boards:
+        s, base = board.get(opt), board.baseline
         if s is None or base is None or s.summary is None:
             continue
         detail = f" [{fmt.verdict(s.verdict)}]" if s.verdict else ""
-        parts.append(f"{fmt.cell_label(cell, with_data)}: {_ratio_text(s.summary.mean / base.summary.mean)}{detail}")
+        parts.append(f"{fmt.board_label(board, with_data)}: {_ratio_text(s.summary.mean / base.summary.mean)}{detail}")
     if parts:
         return "\n".join(parts)
-    ran = any(cell.get(opt) is not None for cell in cells)
+    ran = any(board.get(opt) is not None for board in boards)
     return Styled(f"no result beside a finished {fmt.who(baseline)}" if ran else "not run in this suite")
 
 
@@ -116,7 +116,7 @@ def _our_multipliers(ladders: list[Ladder], names) -> list[str]:
     """Our multiplier vs the baseline at each ladder's largest compute, with its bootstrap band when there is one."""
     out = []
     for lad in ladders:
-        C = max(compute_of(c) for c in lad.cells)
+        C = max(compute_of(c) for c in lad.boards)
         for name in (n for n in names if n in lad.compared):
             gain = compute_multiplier(lad.fit, name, [C], lad.baseline)[0]
             if not math.isfinite(gain):

@@ -14,10 +14,10 @@ from optarena.report.claims import Checked, claims_blocks
 from optarena.report.document import Block, Code, Figure, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
 from optarena.report.floors import below
-from optarena.report.leaderboard import NOT_LM, VERDICT_TONE, cell_blocks, not_lm_warning
+from optarena.report.leaderboard import NOT_LM, VERDICT_TONE, board_blocks, not_lm_warning
 from optarena.report.quoted import quoted_blocks
 from optarena.report.results import Results
-from optarena.report.standings import ALPHA, Cell
+from optarena.report.standings import ALPHA, Leaderboard
 from optarena.scaling import compute_multiplier
 
 HOW_TO_READ = (
@@ -46,32 +46,32 @@ LADDER_NOTE = (
 
 
 def report_blocks(
-    results: Results, cells: list[Cell], ladders: list[Ladder], claims: list[Checked], command_dir: str
+    results: Results, boards: list[Leaderboard], ladders: list[Ladder], claims: list[Checked], command_dir: str
 ) -> list[Block]:
-    with_data = len({c.key.data for c in cells}) > 1
+    with_data = len({c.key.data for c in boards}) > 1
     who = fmt.who(results.baseline)
-    colours = figures.palette({s.optimizer for c in cells for s in c.standings}, results.baseline)
+    colours = figures.palette({s.optimizer for c in boards for s in c.standings}, results.baseline)
     suite = results.meta.get("suite", "?")
     blocks: list[Block] = [Heading(f"optarena report: {suite}", 1), Text(_intro(results))]
     if not figures.available():
         blocks.append(
             Text("matplotlib is not installed (`pip install optarena[plot]`): this report has no plots.", "warn")
         )
-    if not cells:
+    if not boards:
         blocks.append(Text("The database has no runs yet.", "warn"))
     untuned = _untuned_table(results.meta)
     if untuned:
         blocks.append(Text(untuned, "warn"))
-    blocks += _overview(cells, with_data, results.baseline) if cells else []
+    blocks += _overview(boards, with_data, results.baseline) if boards else []
     blocks += [Heading("Leaderboards"), Text(HOW_TO_READ.format(who=who), "note")]
-    for cell in cells:
-        blocks += cell_blocks(cell, results, colours, with_data)
+    for board in boards:
+        blocks += board_blocks(board, results, colours, with_data)
     if ladders:
         blocks += [Heading("Scaling ladders"), Text(LADDER_NOTE.format(who=who), "note")]
         for ladder in ladders:
             blocks += _ladder_blocks(ladder, colours)
     blocks += claims_blocks(claims)
-    blocks += quoted_blocks(cells, ladders, with_data, results.baseline)
+    blocks += quoted_blocks(boards, ladders, with_data, results.baseline)
     blocks += _reproducibility(results, command_dir)
     return blocks
 
@@ -98,12 +98,12 @@ def _intro(results: Results) -> str:
     )
 
 
-def _overview(cells: list[Cell], with_data: bool, baseline: str) -> list[Block]:
+def _overview(boards: list[Leaderboard], with_data: bool, baseline: str) -> list[Block]:
     rows = []
-    for cell in cells:
-        ranked = [s for s in cell.standings if s.status == "ranked"]
+    for board in boards:
+        ranked = [s for s in board.standings if s.status == "ranked"]
         top = ranked[0] if ranked else None
-        base = cell.baseline
+        base = board.baseline
         verdict: str | Styled = fmt.MISSING
         if top is not None and top.optimizer == baseline:
             verdict = "is the baseline"
@@ -111,44 +111,44 @@ def _overview(cells: list[Cell], with_data: bool, baseline: str) -> list[Block]:
             verdict = Styled(fmt.verdict(top.verdict), VERDICT_TONE.get(top.verdict.verdict, ""))
         rows.append(
             (
-                fmt.cell_label(cell, with_data),
+                fmt.board_label(board, with_data),
                 f"`{top.optimizer}`" if top else fmt.MISSING,
                 fmt.loss(top) if top else fmt.MISSING,
                 fmt.loss(base) if base else fmt.MISSING,
                 verdict,
-                str(sum(s.edge != "" for s in cell.standings)),
-                _versus_bigram(cell),
+                str(sum(s.edge != "" for s in board.standings)),
+                _versus_bigram(board),
             )
         )
     who = fmt.who(baseline)
     header = ("cell", "lowest loss", "its loss", who, f"vs {who}", "best LRs at a grid edge",
               f"{who} vs bigram floor")
-    flags = [Text(f"{fmt.cell_label(c, with_data)}: {not_lm_warning(c)}", "warn")
-             for c in cells if c.not_language_modelling]
+    flags = [Text(f"{fmt.board_label(c, with_data)}: {not_lm_warning(c)}", "warn")
+             for c in boards if c.not_language_modelling]
     return [Heading("Overview"), Table(header, tuple(rows)), *flags]
 
 
-def _versus_bigram(cell: Cell) -> str | Styled:
+def _versus_bigram(board: Leaderboard) -> str | Styled:
     """The baseline's distance below the bigram floor, flagged when it is not below it."""
-    if not cell.floors.known:
+    if not board.floors.known:
         return "floors unknown"
-    if cell.baseline is None:
+    if board.baseline is None:
         return fmt.MISSING
-    gap = below(cell.floors.bigram, cell.baseline.summary.mean)
-    if cell.not_language_modelling:
+    gap = below(board.floors.bigram, board.baseline.summary.mean)
+    if board.not_language_modelling:
         return Styled(f"⚠ {-gap:.4f} above: {NOT_LM}", "warn")
     return f"{gap:.4f} below"
 
 
 def _ladder_blocks(lad: Ladder, colours: dict[str, str]) -> list[Block]:
     models = ", ".join(
-        f"`{c.key.model}` ({fmt.count(c.params_total)}, {fmt.count(c.key.tokens)} tokens)" for c in lad.cells
+        f"`{c.key.model}` ({fmt.count(c.params_total)}, {fmt.count(c.key.tokens)} tokens)" for c in lad.boards
     )
     blocks: list[Block] = [Heading(f"Ladder: {lad.data}, {lad.rule}", 3), Text(f"Sizes: {models}.")]
-    columns = [f"`{c.key.model}` ({compute_of(c):.3g} PFH)" for c in lad.cells]
+    columns = [f"`{c.key.model}` ({compute_of(c):.3g} PFH)" for c in lad.boards]
     rows = []
-    for name in sorted({s.optimizer for c in lad.cells for s in c.standings}):
-        losses = [c.get(name).summary.mean if c.get(name) and c.get(name).summary else None for c in lad.cells]
+    for name in sorted({s.optimizer for c in lad.boards for s in c.standings}):
+        losses = [c.get(name).summary.mean if c.get(name) and c.get(name).summary else None for c in lad.boards]
         fitted = "" if name in lad.points else " (not fitted: < 2 sizes)"
         rows.append((f"`{name}`{fitted}", *(fmt.MISSING if x is None else f"{x:.4f}" for x in losses)))
     blocks.append(Table(("optimizer", *columns), tuple(rows), "Best-LR mean final validation loss per size."))
@@ -198,8 +198,8 @@ def _multiplier_table(lad: Ladder, columns: list[str]) -> Table:
     rows = []
     for name in lad.compared:
         row = [f"`{name}`"]
-        for cell in lad.cells:
-            C = compute_of(cell)
+        for board in lad.boards:
+            C = compute_of(board)
             gain = compute_multiplier(lad.fit, name, [C], lad.baseline)[0]
             text = f"{gain:.3f}" if math.isfinite(gain) else fmt.MISSING
             band = lad.bands.get(name)

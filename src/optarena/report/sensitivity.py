@@ -19,21 +19,21 @@ from optarena.bench.tuned import show
 from optarena.report import fmt
 from optarena.report.document import Styled, Table
 from optarena.report.results import Results, Run, Sweep
-from optarena.report.standings import LR_RTOL, Cell, matches
+from optarena.report.standings import LR_RTOL, Leaderboard, matches
 
 CAPTION = ("Sensitivity to each tuned hyperparameter (the bench's coordinate search): final validation loss "
            "at each value of its last sweep, mean over the seeds run there, the others held where that sweep "
            "held them; bold: the chosen value.")
 
 
-def sensitivity_table(cell: Cell, results: Results) -> Table | None:
+def sensitivity_table(board: Leaderboard, results: Results) -> Table | None:
     """The cell's table, or None where no optimizer tunes more than its LR."""
     rows = []
-    for s in cell.standings:
-        choice = results.choices.get((cell.key.model, s.optimizer, cell.key.tokens, cell.key.data))
+    for s in board.standings:
+        choice = results.choices.get((board.key.model, s.optimizer, board.key.tokens, board.key.data))
         if choice is None or not choice.sweeps:
             continue
-        runs = [r for r in results.runs if r.optimizer == s.optimizer and (r.model, r.tokens, r.data) == cell.key]
+        runs = [r for r in results.runs if r.optimizer == s.optimizer and (r.model, r.tokens, r.data) == board.key]
         for sweep in choice.sweeps:
             edge = Styled("⚠ at edge", "warn") if sweep.at_edge else ""
             rows.append((f"`{s.optimizer}`", sweep.name, _held(sweep), _losses(sweep, runs), edge))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from statistics import fmean
 
 from optarena.report.document import Table
-from optarena.report.standings import Cell
+from optarena.report.standings import Leaderboard
 
 CAPTION = ("Stability after the warmup, mean over the seeds of each optimizer's best point "
            "(optarena.train.stability): loss spikes (a logged training loss more than 6 robust standard "
@@ -22,9 +22,9 @@ CAPTION = ("Stability after the warmup, mean over the seeds of each optimizer's 
            "The data order is the same for every run, so a hard batch raises every row: compare rows.")
 
 
-def stability_table(cell: Cell) -> Table | None:
+def stability_table(board: Leaderboard) -> Table | None:
     rows = []
-    for s in cell.standings:
+    for s in board.standings:
         runs = [r for r in s.best_runs if r.spikes is not None]
         if not runs:
             continue

@@ -1,5 +1,6 @@
-"""Per cell (model, tokens, data): each optimizer's best LR, its seeds there, and its verdict against the
-suite's baseline (`Results.baseline`: the suite's `baseline` key, adamw by default).
+"""Per cell of the report (model, tokens, data), a `Leaderboard`: each optimizer's best LR, its seeds there,
+and its verdict against the suite's baseline (`Results.baseline`: the suite's `baseline` key, adamw by
+default). (The bench's `Cell`, optarena.bench.cells, is one run of a suite: a cell of its finer grid.)
 
 * Best LR: the bench's pick from the `choices` table when it has one, else the LR with the lowest
   mean final loss over its finished seeds. It is *at the edge* when it is the lowest or highest LR
@@ -32,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from optarena.report.floors import Floors, below, cell_floors
+from optarena.report.floors import Floors, below, board_floors
 from optarena.report.results import Results, Run
 from optarena.stats import Summary, Verdict, compare_to_baseline, holm_verdicts, summarize
 
@@ -41,7 +42,7 @@ LR_RTOL = 1e-9  # LRs are products like base × multiplier: compare them relativ
 STATUS_ORDER = ("ranked", "incomplete", "failed", "diverged")
 
 
-class CellKey(NamedTuple):
+class LeaderboardKey(NamedTuple):
     model: str
     tokens: int
     data: str
@@ -90,8 +91,10 @@ class Standing:
 
 
 @dataclass(frozen=True)
-class Cell:
-    key: CellKey
+class Leaderboard:
+    """The optimizers of one cell (model, tokens, data), ranked: a table of the report."""
+
+    key: LeaderboardKey
     standings: tuple[Standing, ...]  # ranked ones by mean loss, then incomplete, failed, diverged
     params_total: int | None
     params_non_embedding: int | None
@@ -120,30 +123,30 @@ class Cell:
         return gap is not None and gap <= 0
 
 
-def build_cells(results: Results) -> list[Cell]:
-    """One Cell per (model, tokens, data), ordered by data, then model size, then tokens; each compared
+def build_leaderboards(results: Results) -> list[Leaderboard]:
+    """One Leaderboard per (model, tokens, data), ordered by data, then model size, then tokens; each compared
     with `results.baseline`."""
-    groups: dict[CellKey, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[LeaderboardKey, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in results.runs:
-        groups[CellKey(run.model, run.tokens, run.data)][run.optimizer].append(run)
-    cells = [_cell(key, by_opt, results) for key, by_opt in groups.items()]
-    return sorted(cells, key=lambda c: (c.key.data, c.params_total or 0, c.key.model, c.key.tokens))
+        groups[LeaderboardKey(run.model, run.tokens, run.data)][run.optimizer].append(run)
+    boards = [_cell(key, by_opt, results) for key, by_opt in groups.items()]
+    return sorted(boards, key=lambda c: (c.key.data, c.params_total or 0, c.key.model, c.key.tokens))
 
 
-def _cell(key: CellKey, by_opt: dict[str, list[Run]], results: Results) -> Cell:
+def _cell(key: LeaderboardKey, by_opt: dict[str, list[Run]], results: Results) -> Leaderboard:
     picks = {opt: _pick(key, opt, runs, results) for opt, runs in by_opt.items()}
     verdicts = _verdicts(picks, results.baseline)
     standings = [_standing(opt, by_opt[opt], picks[opt], verdicts.get(opt)) for opt in by_opt]
     standings.sort(key=lambda s: (STATUS_ORDER.index(s.status), s.summary.mean if s.summary else 0.0, s.optimizer))
     all_runs = [r for runs in by_opt.values() for r in runs]
     loss_floor = _first(all_runs, "loss_floor")
-    return Cell(
+    return Leaderboard(
         key,
         tuple(standings),
         _first(all_runs, "params_total"),
         _first(all_runs, "params_non_embedding"),
         loss_floor,
-        cell_floors(all_runs, loss_floor),
+        board_floors(all_runs, loss_floor),
         results.baseline,
     )
 
@@ -159,7 +162,7 @@ def _verdicts(picks: dict[str, Pick], baseline: str) -> dict[str, Verdict]:
     return dict(zip(raw, holm_verdicts(list(raw.values()), ALPHA)))
 
 
-def _pick(key: CellKey, opt: str, runs: list[Run], results: Results) -> Pick:
+def _pick(key: LeaderboardKey, opt: str, runs: list[Run], results: Results) -> Pick:
     choice = results.choices.get((key.model, opt, key.tokens, key.data))
     tuned = choice.tuned if choice is not None else _best_tuned(runs)
     lr_at = next((s.at for s in choice.sweeps if s.name == "lr"), tuned) if choice is not None else tuned

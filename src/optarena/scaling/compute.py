@@ -2,9 +2,9 @@
 
 One PFH = 1e15 FLOP/s for one hour = 3.6e18 FLOPs. Two conventions:
 
-  * `compute_pfh(n_nonemb, tokens)` = 6·N·D / 3.6e18 with N the *non-embedding* parameters and D the
-    training tokens. This is ADANA's choice ("6D Chinchilla", arXiv 2602.05298; mlexpos/adana
-    visualization/compare_scaling_rules_new.py, with D = 20·N_total), which its
+  * `compute_pfh(params_non_embedding, tokens)` = 6·N·D / 3.6e18 with N the *non-embedding* parameters
+    (`ParamCount.non_embedding`) and D the training tokens. This is ADANA's choice ("6D Chinchilla",
+    arXiv 2602.05298; mlexpos/adana visualization/compare_scaling_rules_new.py, with D = 20·N_total), which its
     compute_formula_comparison.py argues extrapolates better than 6·N_total·D. **Reports use this one**,
     so our multipliers compare with the paper's.
   * `compute_flops(flops_per_token, tokens)` = FLOPs/token · D / 3.6e18, for a per-token count that
@@ -18,11 +18,11 @@ from __future__ import annotations
 FLOPS_PER_PFH = 3.6e18  # 1e15 FLOP/s x 3600 s
 
 
-def compute_pfh(n_nonemb: float, tokens: float) -> float:
+def compute_pfh(params_non_embedding: float, tokens: float) -> float:
     """6·N_nonemb·D in PetaFLOP-hours (the authors' convention; see the module docstring)."""
-    if n_nonemb <= 0 or tokens <= 0:
-        raise ValueError(f"n_nonemb and tokens must be positive, got {n_nonemb}, {tokens}")
-    return 6.0 * n_nonemb * tokens / FLOPS_PER_PFH
+    if params_non_embedding <= 0 or tokens <= 0:
+        raise ValueError(f"params_non_embedding and tokens must be positive, got {params_non_embedding}, {tokens}")
+    return 6.0 * params_non_embedding * tokens / FLOPS_PER_PFH
 
 
 def compute_flops(flops_per_token: float, tokens: float) -> float:
