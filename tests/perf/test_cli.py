@@ -42,13 +42,13 @@ def test_perf_optim_reports_every_optimizer_with_ratios(tmp_path, capsys):
     assert "| optimizer |" in out_md.read_text() and "Command: `optarena " in out_md.read_text()
 
 
-def test_perf_optim_compile_adds_a_compiled_candidate_per_arena_optimizer():
-    cfg = OptimBenchConfig(model="tiny", optimizers=("lion", "adamw"), compile=True, external=False)
+def test_perf_optim_fused_adds_a_fused_candidate_per_arena_optimizer():
+    cfg = OptimBenchConfig(model="tiny", optimizers=("lion", "adamw"), fused=True, external=False)
     candidates = _candidates(cfg, cfg.optimizers, notes=[])
-    assert [(c.name, c.impl) for c in candidates] == [("lion", "optarena"), ("lion", "optarena compiled"),
+    assert [(c.name, c.impl) for c in candidates] == [("lion", "optarena"), ("lion", "optarena fused"),
                                                        ("adamw", "torch (registry)")]
     model = Transformer(get_preset("tiny"))
-    assert candidates[1].build(model)._compiled is not None  # compiles lazily, at its first step
+    assert candidates[1].build(model).fused and not candidates[0].build(model).fused
 
 
 def test_perf_optim_bf16_state_halves_the_state(tmp_path):

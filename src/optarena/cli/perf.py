@@ -21,7 +21,8 @@ def register(sub) -> None:
     o.add_argument("--optimizers", metavar="A,B", help="comma-separated registry names (default: all)")
     o.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds, best of (default 10)")
     o.add_argument("--lr", type=float, default=1e-3)
-    o.add_argument("--compile", action="store_true", help="also time each with compile_update()")
+    o.add_argument("--fused", action="store_true",
+                   help="also time each optarena optimizer's fused step (fuse(): one compiled graph per group)")
     o.add_argument("--bf16-state", action="store_true",
                    help="also time each with state_dtype='bfloat16' (half the state memory)")
     o.add_argument("--no-external", dest="external", action="store_false",
@@ -56,7 +57,7 @@ def run_optim(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     names = tuple(n for n in (args.optimizers or "").split(",") if n)
     cfg = OptimBenchConfig(model=args.model, device=args.device, optimizers=names, rounds=args.rounds,
-                           clock=args.clock, lr=args.lr, compile=args.compile,
+                           clock=args.clock, lr=args.lr, fused=args.fused,
                            bf16_state=args.bf16_state, external=args.external)
     try:
         bench = run_optim_bench(cfg, progress=_progress)

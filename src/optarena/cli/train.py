@@ -18,6 +18,7 @@ FLAGS = (
     ("--seq-len", "data.seq_len"), ("--batch-tokens", "data.batch_tokens"),
     ("--micro-batch", "data.micro_batch"), ("--schedule", "schedule.kind"), ("--warmup", "schedule.warmup"),
     ("--final-lr-frac", "schedule.final_lr_frac"), ("--grad-clip", "optim.grad_clip"),
+    ("--fused", "optim.fused"),
     ("--eval-every", "log.eval_every"), ("--eval-tokens", "log.eval_tokens"), ("--log-every", "log.log_every"),
     ("--checkpoint-every", "log.checkpoint_every"), ("--progress", "log.progress"), ("--seed", "run.seed"),
     ("--device", "run.device"), ("--dtype", "run.dtype"), ("--out", "run.out"),

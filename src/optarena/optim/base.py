@@ -31,19 +31,41 @@ computed on the host, the step's powers and roots are not recomputed inside the 
 
 Two fast paths (docs/results/perf_cpu.md has the measurements):
 
-* On CPU, ``_update`` runs on pieces of about ``cpu_piece_numel`` elements per torch thread: a list
-  of small tensors, a large tensor alone, or, with scope "coordinate", flat slices of a large tensor
-  with the matching slices of its state. A foreach chain's intermediates then stay in the L2 cache
-  instead of streaming whole-model temporaries through DRAM. The same ops on the same numbers: bitwise
-  the whole-list step. On GPU the lists stay whole, where foreach ops are multi-tensor kernels.
-* :meth:`ArenaOptimizer.compile_update` runs ``_update`` through ``torch.compile`` (inductor): one call
-  per tensor, flattened, with dynamic sizes, so each group configuration compiles once into a fused
-  loop, whatever the tensor sizes, the LR schedule or the step; equal to the eager step to rounding.
-  ``group["lr"]`` is withheld there: whatever depends on it must come through ``c``.
+* The **fused step** (:meth:`ArenaOptimizer.fuse`, the arena trainer's default for runs where it pays,
+  see ``optim.fused`` in optarena.train.config): each parameter group's ``_update`` over *all* of the
+  group's tensors is traced once by ``torch.compile`` (inductor) into one graph, whose elementwise chain
+  inductor fuses vertically (one read and one write of every buffer) and horizontally (the group's
+  tensors in one kernel: on CPU one C++ function with a loop per tensor, on CUDA foreach kernels). A
+  step is then one call per group, whatever the number of tensors, with no per-tensor Python.
+  Design choices, and why:
+
+  - The parameters, gradients and state stay where they are (no flat buffers): a drop-in optimizer
+    must not move a model's storage, and torch's ``zero_grad`` frees the gradients every step, so
+    flat gradient storage would cost a gather (two extra passes, more than the fusion saves on Adam).
+  - Shapes are static: a graph serves one group's exact tensor list, which training never changes.
+    The coefficients enter as 0-d float64 tensors, so a changing LR or step never recompiles; every
+    group compiles under a code object of its own, so many groups never meet dynamo's recompile limit.
+  - It falls back to the eager step, for that group and step only, where a graph would not apply or
+    would recompile: some parameter without a gradient this step, parameters at different step counts,
+    tensors on several devices, and scope "list" (Muon's Newton–Schulz groups stay eager).
+  - bf16 state is widened around the fused call and rounded back as on the eager path.
+  - The price is compile time, once per process and group, growing with the number of tensors
+    (inductor's on-disk cache makes a second process much cheaper): measured in perf_cpu.md.
+
+  Numbers equal the eager step up to inductor's reassociation (the reference tests run on both).
+
+* On CPU, the eager ``_update`` runs on pieces of about ``cpu_piece_numel`` elements per torch thread:
+  a list of small tensors, a large tensor alone, or, with scope "coordinate", flat slices of a large
+  tensor with the matching slices of its state. A foreach chain's intermediates then stay in the L2
+  cache instead of streaming whole-model temporaries through DRAM. The same ops on the same numbers:
+  bitwise the whole-list step. On GPU the lists stay whole, where foreach ops are multi-tensor kernels.
+
+``group["lr"]`` is withheld from a fused update: whatever depends on it must come through ``c``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -72,7 +94,7 @@ class ArenaOptimizer(Optimizer):
     # fp32, so that a chain's few live temporaries fit a 1-2 MiB L2 cache, yet large enough that the
     # per-op dispatch cost (~µs) stays small. None: whole lists on CPU too.
     cpu_piece_numel: int | None = 1 << 18
-    _compiled: Callable[..., None] | None = None
+    _fused: dict[int, Callable[..., None] | None] | None = None  # group index -> its fused step, None if it failed
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self._check(type(self).__name__, defaults)
@@ -115,24 +137,25 @@ class ArenaOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
             params = [p for p in group["params"] if p.grad is not None]
             if params:
-                self._step_group(group, params)
+                self._step_group(index, group, params)
         return loss
 
-    def _step_group(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+    def _step_group(self, index: int, group: dict[str, Any], params: list[torch.Tensor]) -> None:
         states = [self._next_state(p, group) for p in params]
         work = [p if p.dtype in _WORKING_DTYPES else p.float() for p in params]
         grads = [p.grad if p.grad.dtype == w.dtype else p.grad.to(w.dtype) for p, w in zip(params, work)]
         scope = self._scope(group)
         low = _low_precision(group["state_dtype"])
-        for idx in _indices_by_step(states):
+        by_step = _indices_by_step(states)
+        if self._fusable(index, group, params, work, by_step, scope) and self._step_fused(
+                index, group, work, grads, states):
+            by_step = []
+        for idx in by_step:
             c = self._coefficients(group, states[idx[0]]["step"])
             lists = ([work[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
-            if self._compiled is not None and scope != "list":
-                self._update_compiled(group, c, *lists)
-                continue
             limit = None
             if scope != "list" and work[0].device.type == "cpu":
                 limit = _piece_limit(self.cpu_piece_numel)
@@ -174,27 +197,55 @@ class ArenaOptimizer(Optimizer):
             self._rounding[key] = torch.Generator(device=device).manual_seed(ROUNDING_SEED)
         return self._rounding[key]
 
-    # -- the compiled path --------------------------------------------------------------------------
-    def compile_update(self, enable: bool = True) -> ArenaOptimizer:
-        """From the next step on, run ``_update`` through ``torch.compile`` (inductor); returns self.
+    # -- the fused step -----------------------------------------------------------------------------
+    def fuse(self, enable: bool = True) -> ArenaOptimizer:
+        """From the next step on, run each group's update as one compiled graph over all of its tensors
+        (the fused step of the module docstring); ``enable=False`` returns to the eager step. Returns self.
 
-        Groups of scope "list" (Muon's Newton–Schulz groups) stay eager. The coefficients enter the
-        graph as 0-d float64 tensors, so schedules never recompile; changing any other hyperparameter
-        of a group does (once). The numbers equal the eager step up to inductor's reassociation.
+        Each group compiles at its first fused step; changing a group's hyperparameters other than the
+        LR recompiles it (once).
         """
-        self._compiled = torch.compile(self._update, fullgraph=True) if enable else None
+        self._fused = {} if enable else None
         return self
 
-    def _update_compiled(self, group: dict[str, Any], c: dict[str, float | None], params: list[torch.Tensor],
-                         grads: list[torch.Tensor], states: list[dict[str, Any]]) -> None:
-        device = params[0].device
+    @property
+    def fused(self) -> bool:
+        return self._fused is not None
+
+    def _fusable(self, index: int, group: dict[str, Any], params: list[torch.Tensor], work: list[torch.Tensor],
+                 by_step: list[list[int]], scope: str) -> bool:
+        # Where the graph of this group's whole tensor list does not apply, or would be a second graph
+        # (a subset of the tensors, several step counts), this step runs eagerly instead.
+        return (self._fused is not None and self._fused.get(index, True) is not None  # None: it failed
+                and scope != "list" and len(by_step) == 1
+                and len(params) == len(group["params"]) and len({w.device for w in work}) == 1)
+
+    def _step_fused(self, index: int, group: dict[str, Any], work: list[torch.Tensor],
+                    grads: list[torch.Tensor], states: list[dict[str, Any]]) -> bool:
+        """The group's fused update; False (nothing done) when its compilation failed, this time or before."""
+        assert self._fused is not None
+        fn, first = self._fused.get(index), index not in self._fused
+        if first:
+            fn = self._fused[index] = _compiled_update(self._update, f"fused_update_group{index}")
+        device = work[0].device
         hp = {k: v for k, v in group.items() if k not in ("params", "lr")}
-        c = {k: None if v is None else torch.tensor(v, dtype=torch.float64, device=device) for k, v in c.items()}
-        for p, g, s in zip(params, grads, states):
-            s = {k: v for k, v in s.items() if k != "step"}  # the step is in c; an int here would be a guard
-            if _flattenable(p, g, s):  # 1-D views of dynamic length: one graph serves every tensor
-                p, g, s = _dynamic_flat(p), _dynamic_flat(g), _state_views(s, p.shape, _dynamic_flat)
-            self._run(lambda _, *args: self._compiled(hp, *args), group, c, [p], [g], [s])
+        c = {k: None if v is None else torch.tensor(v, dtype=torch.float64, device=device)
+             for k, v in self._coefficients(group, states[0]["step"]).items()}
+        bare = [{k: v for k, v in s.items() if k != "step"} for s in states]  # an int here would be a guard
+        # 0-d tensors enter as 1-element views: inductor lifts a 0-d CPU input to a scalar, and then
+        # misses the in-place updates of a chain (a 0-d parameter's second term was lost, torch 2.13)
+        bare = [_state_views(s, p.shape, _one_element) if p.dim() == 0 else s for p, s in zip(work, bare)]
+        work, grads = [_one_element(x) for x in work], [_one_element(x) for x in grads]
+        try:
+            self._run(lambda _, *args: fn(hp, *args), group, c, work, grads, bare)
+        except torch._dynamo.exc.BackendCompilerFailed as e:  # e.g. no C++ compiler: before any write
+            if not first:
+                raise
+            self._fused[index] = None
+            warnings.warn(f"{type(self).__name__}: the fused step of param group {index} could not be "
+                          f"compiled ({str(e).splitlines()[0][:200]}); that group steps eagerly", stacklevel=3)
+            return False
+        return True
 
     # -- helpers for subclasses ---------------------------------------------------------------------
     def zeros(self, p: torch.Tensor) -> torch.Tensor:
@@ -336,12 +387,18 @@ def _state_views(state: dict[str, Any], shape: torch.Size, view: Callable[[torch
     return {k: view(v) if torch.is_tensor(v) and v.shape == shape else v for k, v in state.items()}
 
 
-def _dynamic_flat(x: torch.Tensor) -> torch.Tensor:
-    # Only the sizes are dynamic: torch.compile(dynamic=True) would also trace the group's integer
-    # hyperparameters (total_steps) symbolically.
-    x = x.view(-1)
-    torch._dynamo.maybe_mark_dynamic(x, 0)
-    return x
+def _one_element(x: torch.Tensor) -> torch.Tensor:
+    return x.view(1) if x.dim() == 0 else x
+
+
+def _compiled_update(update: Update, name: str) -> Callable[..., None]:
+    """``update`` under ``torch.compile``, entered through a code object of its own: dynamo keeps its
+    graphs (and counts recompiles) per code object, so each group gets its own cache."""
+    def fused(hp: dict[str, Any], c: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor],
+              states: list[dict[str, Any]]) -> None:
+        update(hp, c, params, grads, states)
+    fused.__code__ = fused.__code__.replace(co_name=name)
+    return torch.compile(fused, fullgraph=True, dynamic=False)
 
 
 def _flattenable(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any]) -> bool:

@@ -16,13 +16,15 @@ from optarena.perf.optim_bench import OptimBench
 from optarena.perf.train_bench import TrainBench
 from optarena.train.record import environment, now, write_json
 
-OPTIM_COLUMNS = ("optimizer", "implementation", "step ms", "x AdamW", "state MB", "x state", "x floor", "note")
+OPTIM_COLUMNS = ("optimizer", "implementation", "step ms", "x AdamW", "state MB", "x state", "x floor",
+                 "first step s", "note")
 TRAIN_COLUMNS = ("model", "step ms", "tokens/s", "x ours", "MFU", "peak MB", "note")
 
 
 def optim_table(bench: OptimBench, markdown: bool = False) -> str:
     rows = [(r.name, r.impl, _num(r.step_ms, 1), _num(r.ratio, 2), _num(r.state_mb, 1), _num(r.state_ratio, 2),
-             _num(r.floor_ratio, 1), r.note) for r in bench.rows]
+             _num(r.floor_ratio, 1), "" if r.first_step_s is None else f"{r.first_step_s:.1f}", r.note)
+            for r in bench.rows]
     return table(OPTIM_COLUMNS, rows, markdown)
 
 

@@ -30,6 +30,7 @@ from optarena._text import did_you_mean
 SCHEDULES = ("cosine", "linear", "wsd", "constant")
 BUDGET_COUNTS = ("total", "non_embedding")
 DTYPES = ("auto", "float32", "bfloat16")
+FUSED = ("auto", "on", "off")
 PROGRESS = ("auto", "bar", "lines", "off")
 
 
@@ -90,9 +91,12 @@ class OptimSection(_Section):
     lr: float = 1e-3  # the peak learning rate; the schedule scales it
     hp: dict[str, Any] = field(default_factory=dict)  # further keyword arguments of the optimizer
     grad_clip: float | None = 0.5  # global-norm clip; None or 0 switches it off
+    fused: str = "auto"  # an optarena optimizer's fused step (ArenaOptimizer.fuse): "on", "off", or
+    #                      "auto": on where it pays for its compilation (optarena.train.build.fuse_pays)
 
     def check(self) -> None:
         _positive("optim.lr", self.lr)
+        _one_of("optim.fused", self.fused, FUSED)
         if self.grad_clip is not None and self.grad_clip < 0:
             raise ValueError(f"optim.grad_clip must be >= 0 (0 or none: off), got {self.grad_clip}")
         object.__setattr__(self, "hp", {k: _frozen_value(v) for k, v in self.hp.items()})
