@@ -1,8 +1,10 @@
 """``optarena report DIR``: write DIR/leaderboard.md, DIR/report.html and DIR/claims.md from DIR/results.db.
 
-The HTML is self-contained (plots embedded, no external files) and opens offline. Rebuilding from the
-same database gives identical files. Then prints each cell's reference floors (what count models of its
-data score on its final losses' validation tokens) and how far the baseline is below the bigram floor.
+The HTML is self-contained (plots embedded, no external files) and opens offline. DIR/leaderboard.csv and
+.json hold the leaderboards as data (docs/export.md; `optarena export DIR` adds every run and curve).
+Rebuilding from the same database gives identical files. Then prints each cell's reference floors (what
+count models of its data score on its final losses' validation tokens) and how far the baseline is below
+the bigram floor.
 The baseline is the suite's `baseline` (adamw unless the suite names another, and in databases made
 before suites could); --baseline reads the results against another optimizer. Exit status 2 when DIR
 has no readable results.db.

@@ -147,7 +147,7 @@ def _star_step(group, c, params, grads, m, d, taus):
     P.clamp_min_(r, c["floor"])
     k = torch._foreach_mul(taus, c["t"])
     torch._foreach_clamp_min_(k, 1.0)  # T_eff = max(τ·t, 1) uses the raw τ
-    torch._foreach_pow_(k, 1 - group["kappa"])
+    P.pow_(k, 1 - group["kappa"])
     n = torch._foreach_sqrt(r)
     torch._foreach_div_(n, d)
     P.addcmul_(params, grads, n, c["step"])

@@ -82,19 +82,27 @@ class DMS(ArenaOptimizer):
         m_f = [s["exp_avg_fast"] for s in states]
         m_s = [s["exp_avg_slow"] for s in states]
         P.decay_(params, c["decay"])
+        # One norm per tensor serves the clip and α: ‖clip(g)‖ = ‖g‖·scale, without a second pass.
         # clip=None reads the gradients directly: they are only read, so no copy is needed.
-        g = grads if group["clip"] is None else P.clipped_by_norm(grads, group["clip"])
+        norms = torch._foreach_norm(grads)
+        g = grads
+        if group["clip"] is not None:
+            scales = P.clip_scales(norms, group["clip"])
+            g = torch._foreach_mul(grads, scales)
+            norms = torch._foreach_mul(norms, scales)
         P.ema_(m_f, g, 1.0 - beta1)
         P.ema_(m_s, g, 1.0 - beta2)
-        alpha = self._alphas(group, g)
-        m = torch._foreach_lerp(m_s, m_f, alpha)  # m_s + α·(m_f − m_s) = α·m_f + (1−α)·m_s
+        alpha = self._alphas(group, norms)
+        # m = m_s + α·(m_f − m_s) = α·m_f + (1−α)·m_s. A lerp per tensor: foreach lerp with one weight
+        # tensor per tensor runs these same per-tensor lerps eagerly, and inside a fused graph it has
+        # no lowering (a separate pass over every m), where the per-tensor lerp fuses.
+        m = [torch.lerp(s, f, a) for s, f, a in zip(m_s, m_f, alpha)]
         P.add_(params, m, c["step"])
 
     @staticmethod
-    def _alphas(group: dict[str, Any], g: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _alphas(group: dict[str, Any], norms: list[torch.Tensor]) -> list[torch.Tensor]:
         """α = α_base + α_scale·(1 − e^{−‖g‖/τ}) per tensor, as 0-d tensors (no host sync)."""
-        a = torch._foreach_norm(g)
-        torch._foreach_mul_(a, -1.0 / group["tau"])
+        a = torch._foreach_mul(norms, -1.0 / group["tau"])
         torch._foreach_expm1_(a)  # e^{−x} − 1, accurate for small ‖g‖/τ
         torch._foreach_mul_(a, -group["alpha_scale"])
         torch._foreach_add_(a, group["alpha_base"])

@@ -215,6 +215,9 @@ def _candidates(cfg: OptimBenchConfig, names: tuple[str, ...], notes: list[str])
                                  lambda model, n=name: _registry_builder(n, cfg.lr)(model).fuse()))
         if cfg.bf16_state and ours:
             out.append(Candidate(name, "optarena bf16 state", _registry_builder(name, cfg.lr, state_dtype="bfloat16")))
+        if cfg.bf16_state and cfg.fused and ours:
+            out.append(Candidate(name, "optarena fused bf16 state", lambda model, n=name: _registry_builder(
+                n, cfg.lr, state_dtype="bfloat16")(model).fuse()))
         for package, cls_name, settings in EXTERNAL.get(name, ()) if cfg.external else ():
             try:
                 ext = getattr(importlib.import_module(package), cls_name)
