@@ -11,5 +11,5 @@ def built(tmp_path_factory):
     """A two-size ladder with the bench's choices table: (results dir, leaderboard.md text, report.html text)."""
     out = tmp_path_factory.mktemp("bench")
     write_db(out)
-    md, html, _ = build_report(out, num_bootstrap=NUM_BOOTSTRAP)
+    md, html, *_ = build_report(out, num_bootstrap=NUM_BOOTSTRAP)
     return out, md.read_text(encoding="utf-8"), html.read_text(encoding="utf-8")

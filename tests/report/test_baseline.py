@@ -44,7 +44,7 @@ def _adam_db(directory, sizes=("tiny", "small")):
 def adam_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("adam")
     _adam_db(out)
-    md, html, _ = build_report(out, num_bootstrap=0)
+    md, html, *_ = build_report(out, num_bootstrap=0)
     return out, md.read_text(encoding="utf-8"), html.read_text(encoding="utf-8")
 
 

@@ -53,11 +53,11 @@ def test_every_quoted_entry_renders():
         for table in paper.get("tables", ()):
             assert f"*Quoted. {table['caption']}*" in md
             if table["kind"] == "final":
-                boards = [c for r in table["rows"] for c in (r["name"], f"{r['value']:g}")]
+                cells = [c for r in table["rows"] for c in (r["name"], f"{r['value']:g}")]
             else:
-                boards = list(table["columns"]) + [c for row in table["rows"] for c in row]
-            for board in boards:
-                assert f"| {board} |" in md, (paper["key"], board)
+                cells = list(table["columns"]) + [c for row in table["rows"] for c in row]
+            for cell in cells:
+                assert f"| {cell} |" in md, (paper["key"], cell)
     assert quoted.tuned_adamw["text"].split("\n")[0] in md
     num_tables = sum(len(paper.get("tables", ())) for paper in quoted.papers)
     assert md.count("\n|---|") == page.count("<table>") == num_tables and md.count("### ") == len(quoted.papers)

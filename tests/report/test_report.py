@@ -29,9 +29,9 @@ def _rows(section: str) -> dict[str, list[str]]:
     """{optimizer: its cells} of the first leaderboard table in `section`, in order."""
     rows = {}
     for line in section.splitlines():
-        boards = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if line.startswith("| ") and len(boards) > 2 and boards[1].startswith("`"):
-            rows.setdefault(boards[1].strip("`"), boards)
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) > 2 and cells[1].startswith("`"):
+            rows.setdefault(cells[1].strip("`"), cells)
     return rows
 
 
@@ -148,7 +148,7 @@ def test_html_is_self_contained_and_has_every_plot(built):
 
 def test_synthetic_data_adds_excess_loss(tmp_path):
     write_db(tmp_path, sizes=("tiny",), loss_floor=1.2)
-    md, html, _ = build_report(tmp_path, num_bootstrap=0)
+    md, html, *_ = build_report(tmp_path, num_bootstrap=0)
     assert "Excess loss over the entropy floor" in html.read_text()
     tiny = _rows(_section(md.read_text(), "### tiny"))
     assert tiny["adamw"][-1] == f"{float(tiny['adamw'][2].split()[0]) - 1.2:.4f}"  # excess over floor
@@ -158,8 +158,9 @@ def test_cli_writes_its_files_and_rebuilds_identically(built, tmp_path, capsys):
     out, md, page = built
     assert main(["report", str(out), "--bootstrap", "10"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:3] == [f"wrote {out / name}" for name in ("leaderboard.md", "report.html", "claims.md")]
-    assert lines[3:] == [f"{board} / fineweb: floors unknown: the database records neither the floors nor how many "
+    names = ("leaderboard.md", "report.html", "claims.md", "leaderboard.csv", "leaderboard.json")
+    assert lines[:5] == [f"wrote {out / name}" for name in names]
+    assert lines[5:] == [f"{board} / fineweb: floors unknown: the database records neither the floors nor how many "
                          "validation tokens the final losses scored" for board in ("tiny / 80,000,000 tokens",
                                                                                   "small / 240,000,000 tokens")]
     assert (out / "leaderboard.md").read_text(encoding="utf-8") == md
@@ -173,11 +174,11 @@ def test_unfinished_runs_and_an_empty_database(tmp_path):
     md, *_ = build_report(tmp_path)
     assert "The database has no runs yet." in md.read_text()
     con = sqlite3.connect(tmp_path / "results.db")
-    for board, opt, status in (("a", "adamw", "pending"), ("b", "muon", "failed")):
+    for cell, opt, status in (("a", "adamw", "pending"), ("b", "muon", "failed")):
         con.execute(
             "INSERT INTO runs (cell, model, optimizer, lr, seed, tokens, data, status) "
             "VALUES (?, 'm', ?, 1e-3, 0, 1000, 'd', ?)",
-            (board, opt, status),
+            (cell, opt, status),
         )
     con.commit()
     con.close()

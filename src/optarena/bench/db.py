@@ -125,6 +125,11 @@ def db_path(path: str | Path) -> Path:
     return path / FILENAME if path.is_dir() or path.suffix != ".db" else path
 
 
+def fields(table: str) -> list[str]:
+    """The field names of SCHEMA's `table`, in column order: the keys of its rows' dicts."""
+    return [FIELD_OF.get(name, name) for name, _ in COLUMNS[table]]
+
+
 def suite_of(meta: Mapping[str, str]) -> dict[str, Any]:
     """The resolved suite the bench stored (meta.suite_json); {} when the file has none or it is unreadable."""
     try:
@@ -217,6 +222,16 @@ class ResultsDB:
         self.close()
 
     # -- read ---------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The reads inside see one state of the file, though the bench commits cells meanwhile (one
+        read transaction): a report's runs, curves and choices agree with each other."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def runs(self, status: str | Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Rows in id order, as dicts with every column of SCHEMA under its field name (None where an
         older file lacks the column)."""

@@ -10,7 +10,7 @@ import importlib
 import sys
 
 # command modules, in the order `optarena --help` lists them
-COMMANDS = ("optimizers", "models", "toy", "train", "data", "bench", "report", "perf")
+COMMANDS = ("optimizers", "models", "toy", "train", "data", "bench", "report", "export", "perf")
 
 
 def build_parser() -> argparse.ArgumentParser:

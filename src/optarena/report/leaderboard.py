@@ -130,11 +130,10 @@ def leaderboard_table(board: Leaderboard) -> Table:
         header += ["below bigram", "below unigram"]
     if board.loss_floor is not None:
         header.append("excess over entropy rate")
-    base, rank, rows = board.baseline, 0, []
-    for s in board.standings:
-        rank += s.status == "ranked"
+    base, rows = board.baseline, []
+    for s, rank in zip(board.standings, board.ranks):
         row = [
-            str(rank) if s.status == "ranked" else fmt.MISSING,
+            fmt.MISSING if rank is None else str(rank),
             f"`{s.optimizer}`",
             _loss_cell(s),
             *_versus(s, board),

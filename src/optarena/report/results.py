@@ -11,6 +11,7 @@ a file made before suites named one compares against adamw.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -111,16 +112,31 @@ class Results:
         return sorted({r.optimizer for r in self.runs})
 
 
-def load_results(results_dir: str | Path) -> Results:
-    """Everything a report needs from `results_dir`/results.db."""
-    with ResultsDB(results_dir) as db:
-        meta = db.meta()
-        runs = tuple(Run(**{f.name: row[f.name] for f in fields(Run)}) for row in db.runs())
-        choices = {(c["model"], c["optimizer"], c["tokens"], c["data"]): _choice(c) for c in db.choices()
-                   if c["best_lr"] is not None}
-        curves = _curves(db.curves())
+def load_results(results_dir: str | Path, baseline: str | None = None) -> Results:
+    """Everything a report needs from `results_dir`/results.db (`with_baseline` when `baseline` is given)."""
+    with ResultsDB(results_dir) as db, db.snapshot():
+        return with_baseline(read_results(db), baseline)
+
+
+def read_results(db: ResultsDB) -> Results:
+    """Everything a report needs from an open database."""
+    meta = db.meta()
+    runs = tuple(Run(**{f.name: row[f.name] for f in fields(Run)}) for row in db.runs())
+    choices = {(c["model"], c["optimizer"], c["tokens"], c["data"]): _choice(c) for c in db.choices()
+               if c["best_lr"] is not None}
     baseline = suite_of(meta).get("baseline") or DEFAULT_BASELINE
-    return Results(db.path.parent, meta, runs, choices, curves, baseline)
+    return Results(db.path.parent, meta, runs, choices, _curves(db.curves()), baseline)
+
+
+def with_baseline(results: Results, baseline: str | None) -> Results:
+    """The results compared with `baseline` when given: a database made before its suite named one (or
+    before suites could) may be read against any optimizer it has."""
+    if baseline is None:
+        return results
+    if baseline not in results.optimizers:
+        raise ValueError(f"baseline {baseline!r} has no runs in {results.path}; "
+                         f"optimizers: {', '.join(results.optimizers) or 'none'}")
+    return dataclasses.replace(results, baseline=baseline)
 
 
 def _choice(row: dict[str, Any]) -> Choice:

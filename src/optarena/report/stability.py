@@ -13,7 +13,8 @@ from __future__ import annotations
 from statistics import fmean
 
 from optarena.report.document import Table
-from optarena.report.standings import Leaderboard
+from optarena.report.fmt import MISSING
+from optarena.report.standings import Leaderboard, Standing
 
 CAPTION = ("Stability after the warmup, mean over the seeds of each optimizer's best point "
            "(optarena.train.stability): loss spikes (a logged training loss more than 6 robust standard "
@@ -22,21 +23,35 @@ CAPTION = ("Stability after the warmup, mean over the seeds of each optimizer's 
            "The data order is the same for every run, so a hard batch raises every row: compare rows.")
 
 
+STABILITY_FIELDS = ("spikes", "max_spike", "grad_norm_cv", "grad_norm_p99_median")
+
+
+def stability_means(s: Standing) -> dict[str, float | int | None] | None:
+    """{field: mean over the seeds of `s`'s best point that recorded it (None: none did), "seeds": how
+    many seeds recorded their stability}; None where none did (a database made before the columns)."""
+    runs = [r for r in s.best_runs if r.spikes is not None]
+    if not runs:
+        return None
+    means: dict[str, float | int | None] = {}
+    for name in STABILITY_FIELDS:
+        values = [getattr(r, name) for r in runs if getattr(r, name) is not None]
+        means[name] = fmean(values) if values else None
+    return {**means, "seeds": len(runs)}
+
+
 def stability_table(board: Leaderboard) -> Table | None:
     rows = []
     for s in board.standings:
-        runs = [r for r in s.best_runs if r.spikes is not None]
-        if not runs:
+        m = stability_means(s)
+        if m is None:
             continue
-        rows.append((f"`{s.optimizer}`", f"{fmean(r.spikes for r in runs):.2g}",
-                     f"{fmean(r.max_spike for r in runs):.3f}", _mean(runs, "grad_norm_cv"),
-                     _mean(runs, "grad_norm_p99_median"), str(len(runs))))
+        rows.append((f"`{s.optimizer}`", f"{m['spikes']:.2g}", _show(m["max_spike"]), _show(m["grad_norm_cv"]),
+                     _show(m["grad_norm_p99_median"]), str(m["seeds"])))
     if not rows:
         return None
     header = ("optimizer", "loss spikes", "largest spike", "grad-norm CV", "grad-norm p99 / median", "seeds")
     return Table(header, tuple(rows), CAPTION)
 
 
-def _mean(runs, key: str) -> str:
-    values = [getattr(r, key) for r in runs if getattr(r, key) is not None]
-    return f"{fmean(values):.3f}" if values else "—"
+def _show(x: float | None) -> str:
+    return MISSING if x is None else f"{x:.3f}"

@@ -111,6 +111,11 @@ class Leaderboard:
         return s if s is not None and s.status == "ranked" else None
 
     @property
+    def ranks(self) -> tuple[int | None, ...]:
+        """Each standing's rank (1 = lowest mean loss), None for those without a result."""
+        return tuple(i + 1 if s.status == "ranked" else None for i, s in enumerate(self.standings))
+
+    @property
     def num_tests(self) -> int:
         """The m of the cell's Holm adjustment: its optimizers with a Welch test against the baseline."""
         return sum(s.verdict is not None and math.isfinite(s.verdict.p_value) for s in self.standings)
@@ -129,11 +134,11 @@ def build_leaderboards(results: Results) -> list[Leaderboard]:
     groups: dict[LeaderboardKey, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in results.runs:
         groups[LeaderboardKey(run.model, run.tokens, run.data)][run.optimizer].append(run)
-    boards = [_cell(key, by_opt, results) for key, by_opt in groups.items()]
+    boards = [_board(key, by_opt, results) for key, by_opt in groups.items()]
     return sorted(boards, key=lambda c: (c.key.data, c.params_total or 0, c.key.model, c.key.tokens))
 
 
-def _cell(key: LeaderboardKey, by_opt: dict[str, list[Run]], results: Results) -> Leaderboard:
+def _board(key: LeaderboardKey, by_opt: dict[str, list[Run]], results: Results) -> Leaderboard:
     picks = {opt: _pick(key, opt, runs, results) for opt, runs in by_opt.items()}
     verdicts = _verdicts(picks, results.baseline)
     standings = [_standing(opt, by_opt[opt], picks[opt], verdicts.get(opt)) for opt in by_opt]
