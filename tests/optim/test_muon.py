@@ -20,13 +20,13 @@ from .helpers import random_params, run
 # matrices (batched with the first two), a conv filter, a zero-size matrix, and a bias (AdamW).
 SHAPES = [(6, 4), (6, 4), (5, 7), (9, 3), (2, 6, 4), (4, 3, 2, 2), (0, 3), (5,)]
 HP = dict(momentum=0.9, weight_decay=0.1, adamw_lr=1e-2, adamw_betas=(0.8, 0.9), adamw_eps=1e-8,
-          adamw_weight_decay=0.05)
+          adamw_weight_decay=0.05, ns_dtype="bfloat16")  # Keller's precision, whatever this CPU has
 
 
-def ref_ns5(G, steps=5):
-    """Keller's zeropower_via_newtonschulz5, one 2-D matrix at a time, in bf16."""
+def ref_ns5(G, steps=5, dtype=torch.bfloat16):
+    """Keller's zeropower_via_newtonschulz5, one 2-D matrix at a time, in bf16 (or ``dtype``)."""
     a, b, c = (3.4445, -4.7750, 2.0315)
-    X = G.bfloat16()
+    X = G.to(dtype)
     if G.size(0) > G.size(1):
         X = X.T
     X = X / (X.norm() + 1e-7)
@@ -37,7 +37,8 @@ def ref_ns5(G, steps=5):
     return X.T if G.size(0) > G.size(1) else X
 
 
-def ref_muon(p, history, *, momentum, weight_decay, nesterov=True, adjust_lr="original", **_):
+def ref_muon(p, history, *, momentum, weight_decay, nesterov=True, adjust_lr="original", ns_dtype="bfloat16",
+             **_):
     """Muon on one tensor from the formulas: EMA momentum, Nesterov mix, NS5 per matrix, scaled step."""
     p, M = p.detach().clone(), torch.zeros_like(p)
     if p.ndim == 4:  # conv filter: one (out, in·kh·kw) matrix; otherwise leading dims are a batch
@@ -51,7 +52,8 @@ def ref_muon(p, history, *, momentum, weight_decay, nesterov=True, adjust_lr="or
     for lr, g in history:
         M = momentum * M + (1 - momentum) * g
         U = (1 - momentum) * g + momentum * M if nesterov else M
-        O = torch.stack([ref_ns5(m) for m in mats(U)]).double().reshape(p.shape)
+        dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[ns_dtype]
+        O = torch.stack([ref_ns5(m, dtype=dtype) for m in mats(U)]).double().reshape(p.shape)
         p = p * (1 - lr * weight_decay) - lr * scale * O
     return p, M
 
@@ -96,7 +98,8 @@ def test_newton_schulz_output_is_nearly_orthogonal():
 
 
 @pytest.mark.parametrize("explicit_groups", [True, False])
-@pytest.mark.parametrize("variant", [dict(), dict(nesterov=False, adjust_lr="match_rms_adamw")])
+@pytest.mark.parametrize("variant", [dict(), dict(nesterov=False, adjust_lr="match_rms_adamw"),
+                                     dict(ns_dtype="float32")])
 def test_matches_per_tensor_reference(explicit_groups, variant):
     """Several steps with a changing lr, float64 params. Groups without use_muon route by ndim."""
     hp = {**HP, **variant}
@@ -128,9 +131,22 @@ def test_matches_per_tensor_reference(explicit_groups, variant):
 def test_adjust_lr_scales_the_orthogonalised_step(adjust_lr, shape, scale):
     x = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
     x.grad = torch.randn(shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    Muon([x], lr=0.5, momentum=0.0, nesterov=False, adjust_lr=adjust_lr).step()  # U = g
+    Muon([x], lr=0.5, momentum=0.0, nesterov=False, adjust_lr=adjust_lr, ns_dtype="bfloat16").step()  # U = g
     O = newton_schulz(x.grad.reshape(shape[0], -1)).double().reshape(shape)
     torch.testing.assert_close(x.detach(), -0.5 * scale * O, rtol=1e-12, atol=0)
+
+
+def test_ns_dtype_auto_is_fp32_on_a_cpu_without_bf16_matmul(monkeypatch):
+    from optarena.optim import newton_schulz as ns
+
+    cpu = torch.device("cpu")
+    assert ns.ns_dtype("bfloat16", cpu) == torch.bfloat16 and ns.ns_dtype("float32", cpu) == torch.float32
+    monkeypatch.setattr(ns, "cpu_has_bf16_matmul", lambda: False)
+    assert ns.ns_dtype("auto", cpu) == torch.float32 and ns.ns_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    monkeypatch.setattr(ns, "cpu_has_bf16_matmul", lambda: True)
+    assert ns.ns_dtype("auto", cpu) == torch.bfloat16
+    with pytest.raises(ValueError, match="ns_dtype='float16'"):
+        Muon([torch.zeros(2, 2, requires_grad=True)], ns_dtype="float16")
 
 
 class Block(nn.Module):
@@ -276,3 +292,15 @@ def test_distributed_true_needs_an_initialised_process_group():
     x.grad = torch.ones(3, 2)
     with pytest.raises(RuntimeError, match="distributed=True"):
         Muon([x], distributed=True).step()
+
+
+def test_a_state_dict_saved_before_ns_dtype_loads_as_bf16():
+    params = random_params(0, torch.float64, SHAPES[:2])
+    opt = Muon(params, lr=0.05)
+    run(opt, params, 2, peak=0.05)
+    old = opt.state_dict()
+    for g in old["param_groups"]:
+        del g["ns_dtype"]
+    fresh = Muon(random_params(0, torch.float64, SHAPES[:2]), lr=0.05, ns_dtype="float32")
+    fresh.load_state_dict(old)
+    assert [g["ns_dtype"] for g in fresh.param_groups] == ["bfloat16"]

@@ -29,8 +29,11 @@ Choices, where the sources differ or are silent:
   matrices over their leading dims. ``scale`` reads the (r, c) that NS sees; Keller's code reads the
   original tensor's last two dims, which for a conv filter is kh/kw: the two differ only when kh ≠ kw
   or out > in·kh·kw (a first conv layer, which Keller keeps out of Muon).
-* **Precision.** NS runs in bf16 (Keller); the result is added to p (and the scale applied) in the
-  parameter's working precision, where Keller multiplies the bf16 update by the scale in place.
+* **Precision.** NS runs in bf16 (Keller) on accelerators and on CPUs with bf16 matrix units; on
+  other CPUs in fp32 (``ns_dtype="auto"``, newton_schulz.ns_dtype: there bf16 matmuls are computed in
+  fp32 after a conversion, so bf16 only costs); ``"bfloat16"`` or ``"float32"`` fix it. The result is
+  added to p (and the scale applied) in the parameter's working precision, where Keller multiplies
+  the bf16 update by the scale in place.
 * **Speed.** Same-shape matrices of a group are stacked and orthogonalised in one batched NS call
   (on CPU 3-5x faster than a per-matrix loop for 32-64 wide layers; equal once matmuls dominate).
 * **NS details** follow Keller (‖X‖_F + 1e-7, not torch.optim.Muon's clamp(min=1e-7)); ``adjust_lr``,
@@ -59,7 +62,8 @@ import torch.distributed as dist
 from . import _checks as C
 from . import _pieces as P
 from .base import ArenaOptimizer
-from .newton_schulz import ADJUST_LR, KELLER_COEFFICIENTS, as_matrices, lr_scale, matrix_shape, newton_schulz
+from .newton_schulz import (ADJUST_LR, KELLER_COEFFICIENTS, NS_DTYPES, as_matrices, lr_scale, matrix_shape,
+                            newton_schulz, ns_dtype)
 
 REAL = C.Interval(-math.inf, math.inf, "()")
 
@@ -74,9 +78,9 @@ class Muon(ArenaOptimizer):
                  ns_coefficients: tuple[float, float, float] = KELLER_COEFFICIENTS,
                  adamw_lr: float = 3e-4, adamw_betas: tuple[float, float] = (0.9, 0.95),
                  adamw_eps: float = 1e-10, adamw_weight_decay: float = 0.0,
-                 distributed: bool | None = None,
+                 distributed: bool | None = None, ns_dtype: str = "auto",
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
+        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, ns_dtype=ns_dtype,
                         weight_decay=weight_decay, adjust_lr=adjust_lr,
                         ns_coefficients=tuple(ns_coefficients), adamw_lr=adamw_lr,
                         adamw_betas=tuple(adamw_betas), adamw_eps=adamw_eps,
@@ -92,6 +96,7 @@ class Muon(ArenaOptimizer):
             raise ValueError(f"{owner}: invalid ns_steps={steps!r}; expected an integer in [1, 100)")
         C.check_betas(owner, hp["ns_coefficients"], 3, REAL, name="ns_coefficients")
         C.check_choice(owner, "adjust_lr", hp["adjust_lr"], ADJUST_LR)
+        C.check_choice(owner, "ns_dtype", hp["ns_dtype"], ("auto", *NS_DTYPES))
         C.check_number(owner, "weight_decay", hp["weight_decay"], C.NONNEGATIVE)
         C.check_number(owner, "adamw_lr", hp["adamw_lr"], C.NONNEGATIVE)
         C.check_betas(owner, hp["adamw_betas"], 2, name="adamw_betas")
@@ -104,6 +109,13 @@ class Muon(ArenaOptimizer):
                 if p.ndim < 2:
                     raise ValueError(f"{owner}: use_muon=True but a parameter has shape {tuple(p.shape)}; "
                                      "Newton–Schulz needs ndim >= 2: put it in a use_muon=False group")
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # ns_dtype is newer than the state format: a group saved without it ran Keller's bf16
+        if isinstance(state_dict, dict) and isinstance(state_dict.get("param_groups"), list):
+            state_dict = {**state_dict, "param_groups": [
+                {"ns_dtype": "bfloat16", **g} if isinstance(g, dict) else g for g in state_dict["param_groups"]]}
+        super().load_state_dict(state_dict)
 
     def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         # A Muon parameter's momentum is made by the rank that updates it (_muon_local): when the update
@@ -160,8 +172,9 @@ class Muon(ArenaOptimizer):
             by_shape.setdefault(matrix_shape(x.shape), []).append(i)
         for (rows, cols), idx in by_shape.items():
             mats = [as_matrices(u[i]) for i in idx]
-            U_NRC = torch.cat([x.bfloat16() for x in mats])
-            O_NRC = newton_schulz(U_NRC, group["ns_steps"], group["ns_coefficients"])
+            dtype = ns_dtype(group["ns_dtype"], mats[0].device)
+            U_NRC = torch.cat([x.to(dtype) for x in mats])
+            O_NRC = newton_schulz(U_NRC, group["ns_steps"], group["ns_coefficients"], dtype)
             sizes = [x.shape[0] for x in mats]
             # bf16 → fp32/fp64 is exact; the lr and scale are then applied in the parameter's precision
             outs = [o.reshape(params[i].shape).to(params[i].dtype) for i, o in zip(idx, O_NRC.split(sizes))]

@@ -218,6 +218,8 @@ def _candidates(cfg: OptimBenchConfig, names: tuple[str, ...], notes: list[str])
         if cfg.bf16_state and cfg.fused and ours:
             out.append(Candidate(name, "optarena fused bf16 state", lambda model, n=name: _registry_builder(
                 n, cfg.lr, state_dtype="bfloat16")(model).fuse()))
+        if name == "muon" and ours:
+            out += _muon_matrices_only(cfg, notes)
         for package, cls_name, settings in EXTERNAL.get(name, ()) if cfg.external else ():
             try:
                 ext = getattr(importlib.import_module(package), cls_name)
@@ -228,6 +230,21 @@ def _candidates(cfg: OptimBenchConfig, names: tuple[str, ...], notes: list[str])
                                  c(_external_params(n, model), lr=cfg.lr, **s)))
     notes += [f"{package} is not installed: its {', '.join(ns)} not timed" for package, ns in missing.items()]
     return out
+
+
+def _muon_matrices_only(cfg: OptimBenchConfig, notes: list[str]) -> list[Candidate]:
+    """Our Muon and torch.optim.Muon on the same matrices (the ones our Muon routes to Newton–Schulz),
+    so that their two rows compare the Muon update alone."""
+    def matrices(model: nn.Module) -> list[torch.Tensor]:
+        return [p for g in optim.create("muon", model).param_groups if g["use_muon"] for p in g["params"]]
+
+    ours = Candidate("muon", "optarena, Muon's matrices only", lambda model: optim.create(
+        "muon", [{"params": matrices(model), "use_muon": True}], lr=cfg.lr))
+    if not hasattr(torch.optim, "Muon"):
+        notes.append(f"torch {torch.__version__} has no torch.optim.Muon: it is not timed")
+        return [ours]
+    return [ours, Candidate("muon", "torch.optim.Muon, the same matrices",
+                            lambda model: torch.optim.Muon(matrices(model), lr=cfg.lr))]
 
 
 def _registry_builder(name: str, lr: float, **kw: object) -> Callable[[nn.Module], torch.optim.Optimizer]:
