@@ -95,9 +95,11 @@ def test_dry_run_and_list(capsys, shard_dir):
     out = capsys.readouterr().out
     assert "48 cells" in out and "training tokens in all" in out and "stable-momentum" in out  # 6 x (3 + 3 + 2)
     assert "weight_decay 0, 0.01*, 0.03, 0.1" in out and "weight_decay 0*, 2e-05, 6e-05, 0.0002" in out
-    assert main(["bench", "seed-134m", "--full", "--dry-run", "--data", "/nonexistent/fineweb"]) == 0
-    out = capsys.readouterr().out
-    assert "not found" in out and "2,471,493,632" in out  # 20 x 123.6M parameters, whole batches
+    # missing data: the table still shows (planned with GPT-2's vocabulary), then exit 2 naming the path
+    assert main(["bench", "seed-134m", "--full", "--dry-run", "--data", "/nonexistent/fineweb"]) == 2
+    out, err = capsys.readouterr()
+    assert "unusable" in out and "2,471,493,632" in out  # 20 x 123.6M parameters, whole batches
+    assert "'/nonexistent/fineweb' does not exist" in err
     assert main(["bench", "quick-sweeep"]) == 2
     assert "did you mean 'quick-sweep'" in capsys.readouterr().err
 

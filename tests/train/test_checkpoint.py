@@ -29,7 +29,7 @@ def test_optimizer_state_round_trips(name, tmp_path):
     one_step(opt, model)
     path = tmp_path / "ckpt.pt"
     checkpoint.save(path, {"optimizer": opt.state_dict(), "model": model.state_dict()})
-    state = checkpoint.load(path, torch.device("cpu"))  # weights_only=True
+    state = checkpoint.load(path, torch.device("cpu"), required={})  # weights_only=True
     fresh_model = make_model(plan, seed=1)
     fresh_model.load_state_dict(state["model"])
     fresh = make_optimizer(cfg, fresh_model, plan.total_steps)
@@ -43,7 +43,7 @@ def test_optimizer_state_round_trips(name, tmp_path):
 def test_rng_state_round_trips(tmp_path):
     checkpoint.save(tmp_path / "rng.pt", {"rng": checkpoint.rng_state()})
     want = (torch.rand(3), random.random(), np.random.rand())
-    checkpoint.set_rng_state(checkpoint.load(tmp_path / "rng.pt", torch.device("cpu"))["rng"])
+    checkpoint.set_rng_state(checkpoint.load(tmp_path / "rng.pt", torch.device("cpu"), required={})["rng"])
     got = (torch.rand(3), random.random(), np.random.rand())
     assert torch.equal(want[0], got[0]) and want[1:] == got[1:]
 
@@ -60,5 +60,5 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
         checkpoint.save(path, {"step": 2})
-    assert checkpoint.load(path, torch.device("cpu")) == {"step": 1}
+    assert checkpoint.load(path, torch.device("cpu"), required={}) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp file left

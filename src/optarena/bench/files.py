@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from optarena._text import did_you_mean
-from optarena._toml import tomllib
+from optarena._toml import read_toml
 
 SUITES_DIR = Path(__file__).parent / "suites"
 TABLE_SUFFIX = "_lrs.toml"  # LR tables live beside the suites and are not suites themselves
@@ -51,11 +51,7 @@ def read_suite_file(path: Path, full: bool = False) -> tuple[dict[str, Any], str
 def _read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str]:
     if path in seen:
         raise ValueError(f"{path.name}: `extends` makes a cycle")
-    text = path.read_text()
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML: {e}") from None
+    doc, text = read_toml(path)  # errors name the file: a directory, not UTF-8, invalid TOML
     check_keys(doc, TOP_KEYS, path.name)
     doc.setdefault("name", path.stem)
     if "extends" not in doc:

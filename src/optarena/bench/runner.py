@@ -21,6 +21,7 @@ import hashlib
 import math
 import multiprocessing
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .cells import Cell, Group, data_info, resolve_groups
-from .db import ResultsDB, dumps
+from .db import ResultsDB, db_path, dumps
 from .progress import SuiteProgress
 from .suite import Suite
 from .tuning import INF, GroupPlan, choice_sweeps, plan_group
@@ -57,9 +58,12 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
               heartbeat_s: float = 60.0) -> SuiteOutcome:
     out = Path(out)
     groups = resolve_groups(suite, data_info(suite.data))
-    db = ResultsDB(out, create=True)
+    db = open_results(out)
     try:
-        start_suite(db, suite)
+        try:
+            start_suite(db, suite)
+        except sqlite3.DatabaseError as e:
+            raise ValueError(_unreadable(db.path, e)) from None
         stale = db.release_stale()
         progress = SuiteProgress(sys.stdout if stream == "stdout" else stream)  # stdout as it is now
         if stale:
@@ -68,6 +72,25 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
         return runner.run()
     finally:
         db.close()
+
+
+def open_results(out: Path) -> ResultsDB:
+    """The results database of `out` for writing. An --out that is a file, or a results.db that SQLite
+    cannot read (overwritten, truncated, not a database), is a ValueError naming the path: the
+    cells it holds cannot be trusted, and the runner must not write over them."""
+    existing = next(p for p in (out, *out.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir() and not (existing == out and out.suffix == ".db"):
+        where = "is a file" if existing == out else f"is inside {existing}, which is a file"
+        raise ValueError(f"--out {str(out)!r} {where}, not a results directory")
+    try:
+        return ResultsDB(out, create=True)
+    except sqlite3.DatabaseError as e:
+        raise ValueError(_unreadable(db_path(out), e)) from None
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    return (f"{path} is not a readable results database ({e}); move it away to start the suite afresh, "
+            "or pass another --out")
 
 
 def start_suite(db: ResultsDB, suite: Suite) -> None:

@@ -49,6 +49,7 @@ fair search gives the baseline as many points as the rest.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,8 +186,8 @@ def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
         unknown = sorted(set(seeds) - {"default"} - {v.name for v in variants})
         if unknown:
             raise ValueError(f"{where}: `seeds` names unknown optimizer(s): {', '.join(unknown)}")
-        variants = tuple(dataclasses.replace(v, seeds=int(seeds[v.name])) if v.name in seeds else v
-                         for v in variants)
+        variants = tuple(dataclasses.replace(v, seeds=_count(seeds[v.name], f"seeds.{v.name}", where))
+                         if v.name in seeds else v for v in variants)
         seeds = seeds.get("default", 3)
     table_path = tuned = None
     if "lr_table" in doc:
@@ -198,11 +199,12 @@ def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
     suite = Suite(
         name=doc["name"], description=doc["description"], models=tuple(_strings(doc, "models", where)),
         data=str(doc["data"]), budgets=_budgets(doc, where), variants=variants,
-        lr_mults=tuple(sorted(float(m) for m in doc.get("lr_mults", [1.0]))),
-        max_extend=int(doc.get("max_extend", 2)), seeds=int(seeds),
+        lr_mults=tuple(sorted(_lr_mults(doc.get("lr_mults", [1.0]), where))),
+        max_extend=_count(doc.get("max_extend", 2), "max_extend", where, minimum=0),
+        seeds=_count(seeds, "seeds", where),
         train=_train_entries(doc.get("train", {}), where), text=text,
         lr_table=str(table_path) if table_path else None, lr_table_tuned=tuned, mode=mode,
-        baseline=_baseline(doc, variants, where), tune_rounds=int(doc.get("tune_rounds", 1)),
+        baseline=_baseline(doc, variants, where), tune_rounds=_count(doc.get("tune_rounds", 1), "tune_rounds", where),
     )  # fmt: skip
     _check(suite, where)
     return suite
@@ -234,7 +236,9 @@ def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
     if "lr" not in entry:
         raise ValueError(f"{where}: optimizer {name!r} needs a centre `lr`")
     lr = entry["lr"]
-    lr = {str(k): float(v) for k, v in lr.items()} if isinstance(lr, Mapping) else float(lr)
+    at = f"{where} optimizer {name!r}"
+    lr = ({str(k): _lr(v, f"lr.{k}", at) for k, v in lr.items()} if isinstance(lr, Mapping)
+          else _lr(lr, "lr", at))
     opt = dict(entry.get("opt", {}))
     scale = tuple(entry.get("scale", ()))
     missing = [k for k in scale if k not in opt]
@@ -243,7 +247,7 @@ def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
                          "so its `opt` must give their centre values")
     seeds = entry.get("seeds")
     return Variant(name=name, optimizer=str(entry.get("optimizer", name)), lr=lr, opt=opt, scale=scale,
-                   seeds=None if seeds is None else int(seeds),
+                   seeds=None if seeds is None else _count(seeds, "seeds", at),
                    train=_entry_train(entry.get("train", {}), f"{where} optimizer {name!r}"))
 
 
@@ -308,6 +312,10 @@ def _check(suite: Suite, where: str) -> None:
     from optarena.model import PRESETS
     from optarena.train import load_config
 
+    try:  # the [train] values' types and ranges, named with the file (the cells' configs add the rest)
+        load_config(None, list(suite.train))
+    except ValueError as e:
+        raise ValueError(f"{where} [train]: {e}") from None
     for v in suite.variants:  # the optimizer exists and takes these hyperparameters (values: at build)
         try:
             load_config(None, [("optim.name", v.optimizer), ("optim.hp", v.opt)])
@@ -324,6 +332,27 @@ def _check(suite: Suite, where: str) -> None:
         raise ValueError(f"{where}: max_extend must be >= 0 and seeds >= 1")
     if suite.tune_rounds < 1:
         raise ValueError(f"{where}: tune_rounds must be >= 1, got {suite.tune_rounds}")
+
+
+def _lr(value: Any, key: str, where: str) -> float:
+    """A centre LR: a finite number > 0 (not text: `lr = "fast"` names its row and key)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{where}: `{key}` must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def _lr_mults(values: Any, where: str) -> list[float]:
+    if not isinstance(values, list) or not all(isinstance(m, (int, float)) and not isinstance(m, bool)
+                                               and math.isfinite(m) for m in values):
+        raise ValueError(f"{where}: `lr_mults` must be a list of numbers, got {values!r}")
+    return [float(m) for m in values]
+
+
+def _count(value: Any, key: str, where: str, minimum: int = 1) -> int:
+    """An integer setting (seeds, max_extend, tune_rounds): a TOML integer, not text or a fraction."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{where}: {key} must be >= {minimum} (an integer), got {value!r}")
+    return value
 
 
 def _strings(doc: Mapping[str, Any], key: str, where: str) -> list[str]:

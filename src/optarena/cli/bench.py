@@ -10,12 +10,14 @@
 SUITE is a named suite or the path of a suite TOML file (see optarena/bench/suite.py for the
 format). A rerun with the same --out skips finished cells: after a crash or Ctrl-C, run the same
 command again. Exit status: 0 when every cell finished or diverged, 1 when some failed, 2 for a bad
-suite or argument, 130 when interrupted.
+suite, argument, data or results database (one line naming it; --dry-run too, after its table,
+when the data is missing or unreadable), 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 TUNE_TABLE = "tune-table"
@@ -59,16 +61,22 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"optarena bench: error: {e}", file=sys.stderr)
         return 2
+    except sqlite3.DatabaseError as e:  # an unreadable results.db the runner did not open itself
+        print(f"optarena bench: error: {args.out or args.dir}: not a readable results database ({e})",
+              file=sys.stderr)
+        return 2
 
 
 def _load(args: argparse.Namespace):
     from optarena.bench import load_suite, smoke
     from optarena.train.loading import parse_assignment
 
-    if args.jobs < 0 or args.threads < 1:
-        raise ValueError("--jobs must be >= 0 and --threads >= 1")
+    if args.jobs < 0:
+        raise ValueError(f"--jobs must be >= 0 (0: in this process), got {args.jobs}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     suite = load_suite(args.suite, full=args.full, data=args.data,
-                       train=tuple(parse_assignment(a) for a in args.set))
+                       train=tuple(parse_assignment(a, "--set") for a in args.set))
     return smoke(suite) if args.smoke else suite
 
 
@@ -93,9 +101,16 @@ def tune_table(results_dir: str | None) -> int:
 
 
 def dry_run(suite) -> int:
-    from optarena.bench.cells import data_info, resolve_groups
+    """The cells and their cost. Missing or unreadable data still shows the table (planned with GPT-2's
+    vocabulary, no validation set), then is an error, exit 2: a real run would stop on it."""
+    from optarena.bench.cells import DataInfo, data_info, resolve_groups
 
-    info = data_info(suite.data, allow_missing=True)
+    try:
+        info, problem = data_info(suite.data), None
+    except (ValueError, OSError) as e:  # ShardError and a bad meta.json are ValueErrors
+        problem = str(e)
+        info = DataInfo(50304, 0, None, note=f"data {suite.data!r} unusable: the table assumes GPT-2 tokens, "
+                                             "no val set")
     if info.note:
         print(f"note: {info.note}")
     groups = resolve_groups(suite, info)
@@ -117,6 +132,9 @@ def dry_run(suite) -> int:
     extra = suite.max_cells() - suite.planned_cells()
     print(f"{suite.planned_cells()} cells, {tokens:,} training tokens in all"
           + (f"; grid extensions may add up to {extra} cells" if extra else ""))
+    if problem:
+        print(f"optarena bench: error: the suite's data: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         written = build_report(args.results_dir, num_bootstrap=args.bootstrap, baseline=args.baseline)
         floors = floor_lines(args.results_dir, baseline=args.baseline)
-    except (FileNotFoundError, ValueError, sqlite3.DatabaseError) as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"optarena report: error: {e}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as e:  # its message ("file is not a database") names no file
+        print(f"optarena report: error: {args.results_dir}: not a readable results database ({e})", file=sys.stderr)
         return 2
     print("\n".join([*(f"wrote {path}" for path in written), *floors]))
     return 0

@@ -2,13 +2,18 @@
 
 Settings, later ones winning: the defaults (optarena.train.config), the ``--config`` TOML file,
 ``--set key=value`` in order, the named flags, then ``--opt key=value`` optimizer hyperparameters
-(Python literals: ``--opt betas="(0.9, 0.95)"``). Exit status 0 when the run finished or diverged
-(run.json's "status" says which), 2 for a bad config or data spec.
+(Python literals: ``--opt betas="(0.9, 0.95)"``). Before the data is read, the run's cost is
+estimated: a warning when one step takes ~10 s or more, a refusal when one micro-batch cannot fit
+in memory. Exit status 0 when the run finished or diverged (run.json's "status" says which), 2 for a
+bad config, data spec, run directory or checkpoint (a one-line message naming it), 130 on Ctrl-C
+and 128 + N on signal N (SIGTERM: 143, SIGHUP: 129; run.json says "failed" and which signal), 1 for
+anything else (run.json says "failed" and the error).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 # (flag, config key): every flag takes its value as text and the config field's type parses it.
@@ -62,23 +67,34 @@ def overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
     """(key, value) pairs in precedence order: --set, named flags, --opt."""
     from optarena.train.loading import parse_assignment
 
-    pairs: list[tuple[str, object]] = [parse_assignment(a) for a in args.set]
+    pairs: list[tuple[str, object]] = [parse_assignment(a, "--set") for a in args.set]
     for _, key in FLAGS + SWITCHES:
         value = getattr(args, _dest(key))
         if value is not None:
             pairs.append((key, value))
-    pairs += [(f"optim.hp.{k}", v) for k, v in map(parse_assignment, args.opt)]
+    pairs += [(f"optim.hp.{k}", v) for k, v in (parse_assignment(a, "--opt") for a in args.opt)]
     return pairs
 
 
 def run(args: argparse.Namespace) -> int:
     from optarena.train import load_config, train
+    from optarena.train.cost import preflight
+    from optarena.train.loop import Terminated
 
     try:
-        result = train(load_config(args.config, overrides(args)))
-    except ValueError as e:
+        cfg = load_config(args.config, overrides(args))
+        # before the data is read and the model built: run.out, and what one step will cost
+        warnings = preflight(cfg, int(os.environ.get("WORLD_SIZE", "1")))
+        if _is_rank0():
+            for line in warnings:
+                print(f"optarena train: warning: {line}", file=sys.stderr, flush=True)
+        result = train(cfg)
+    except (ValueError, FileNotFoundError) as e:  # a bad config, data spec or checkpoint: named
         print(f"optarena train: error: {e}", file=sys.stderr)
         return 2
+    except Terminated as e:  # SIGTERM / SIGHUP: run.json says "failed" with the signal; the shell's code
+        print(f"optarena train: {e}", file=sys.stderr)
+        return 128 + e.signum
     if _is_rank0():
         loss = "-" if result.final_val_loss is None else f"{result.final_val_loss:.4f}"
         at = f" at step {result.diverged_at_step} ({result.diverged_reason})" if result.diverged_at_step else ""
@@ -88,6 +104,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_rank0() -> bool:
-    import os
-
     return os.environ.get("RANK", "0") == "0"

@@ -47,7 +47,7 @@ def _iter_file(path: Path) -> Iterator[str]:
     if not path.exists():
         raise FileNotFoundError(f"input not found: {path}")
     if path.suffix == ".txt":
-        yield path.read_text(encoding="utf-8-sig")
+        yield _decode(path, path.read_bytes())
     elif path.suffix == ".jsonl":
         yield from _iter_jsonl(path)
     elif path.suffix == ".parquet":
@@ -57,14 +57,34 @@ def _iter_file(path: Path) -> Iterator[str]:
 
 
 def _iter_jsonl(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, 1):
+    """One document per line; an error names the file and the line (json's own message says "line 1":
+    it sees one line at a time)."""
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            line = _decode(path, raw, line_no)
             if not line.strip():
                 continue
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{line_no}: not valid JSON (column {e.colno}: {e.msg})") from None
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 raise ValueError(f"{path}:{line_no}: expected an object with a string field 'text'")
             yield record["text"]
+
+
+def _decode(path: Path, data: bytes, line_no: int | None = None) -> str:
+    """UTF-8 text (a BOM at the start of the file dropped; newlines normalised to \\n, as text mode
+    does); bytes that are not UTF-8 are a ValueError naming the file, the line and the byte."""
+    if line_no in (None, 1):
+        data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = line_no if line_no is not None else data[: e.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte {data[e.start]:#04x}); inputs must be UTF-8 "
+                         "(convert it, e.g. with iconv -f latin1 -t utf-8)") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _iter_parquet(path: Path) -> Iterator[str]:

@@ -72,10 +72,11 @@ class TokenLoader:
         self.batch = 0  # next global batch index: the whole iteration state
         self._order: tuple[int, np.ndarray] | None = None
         n = self.stream.num_tokens
-        self.batches_per_epoch = None if n is None else (n - 1) // seq_len // batch_size
-        if self.batches_per_epoch == 0:
-            raise ValueError(f"stream has {n} tokens, fewer than one batch of "
-                             f"{batch_size} x {seq_len} (+1) tokens")
+        self.batches_per_epoch = None if n is None else max(0, n - 1) // seq_len // batch_size
+        if self.batches_per_epoch == 0:  # (an empty stream would give -1 and read nothing, later)
+            raise ValueError(f"the train stream{_where(self.stream)} has {n} tokens, fewer than one batch of "
+                             f"{batch_size} x {seq_len} (+1) tokens (data.batch_tokens / data.seq_len); "
+                             "use more data or a smaller batch")
 
     @property
     def epoch(self) -> int:
@@ -171,5 +172,12 @@ def validation_batches(
     if max_tokens is not None:
         num_seqs = min(num_seqs, max_tokens // seq_len)
     if num_seqs < 1:
-        raise ValueError(f"validation stream of {n} tokens holds no sequence of {seq_len} + 1 tokens")
+        raise ValueError(f"the validation stream{_where(stream)} of {n} tokens holds no sequence of "
+                         f"{seq_len} + 1 tokens (data.seq_len)")
     return ValidationSet(stream, seq_len, batch_size, num_seqs, rank, world_size)
+
+
+def _where(stream: TokenStream) -> str:
+    """' (DIR)' for a stream of shards, so that a too-short split names its directory."""
+    paths = getattr(stream, "paths", None)
+    return f" ({Path(paths[0]).parent})" if paths else ""

@@ -86,6 +86,7 @@ def build_shards(
     manifest written under another config is an error, not something to mix with.
     """
     out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
     meta_path = out_dir / "meta.json"
     manifest = _load_manifest(out_dir, config)
     if manifest.get("done") and meta_path.exists():
@@ -207,16 +208,28 @@ class _SplitWriter:
         save()  # after the shard is on disk: a crash in between only costs rewriting it
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """The output must be (or become) a directory: a file in its place, or above it, would only fail
+    after the tokenizer is trained, with an OS error that names no setting."""
+    existing = next(p for p in (out_dir, *out_dir.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        where = "is a file" if existing == out_dir else f"is inside {existing}, which is a file"
+        raise ValueError(f"--out {str(out_dir)!r} {where}, not a directory")
+
+
 def _load_manifest(out_dir: Path, config: dict) -> dict:
     path = out_dir / "manifest.json"
     if not path.exists():
         return {}
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:  # a hand edit, or a copy cut short
+        raise ValueError(f"{path}: not valid JSON ({e}); delete {out_dir} to prepare it afresh") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("config") != config:
-        raise ValueError(
-            f"{out_dir} holds a preparation with another config:\n  found    {manifest.get('config')}\n"
-            f"  expected {config}\nuse a fresh out_dir or delete this one"
-        )
+        raise ValueError(f"{out_dir} holds a preparation with another config (found {manifest.get('config')}, "
+                         f"now {config}); use a fresh out_dir or delete this one")
     return manifest
 
 

@@ -64,12 +64,17 @@ def read_header(path: str | Path) -> int:
     size = path.stat().st_size
     if size < HEADER_BYTES:
         raise ShardError(f"{path}: file has {size} bytes, shorter than the {HEADER_BYTES}-byte header")
-    header = np.fromfile(path, dtype="<i4", count=HEADER_INTS)
+    try:
+        header = np.fromfile(path, dtype="<i4", count=HEADER_INTS)
+    except OSError as e:  # e.g. permission denied: say which shard
+        raise ShardError(f"{path}: cannot read the shard ({e.strerror or e})") from None
     if header[0] != MAGIC:
         raise ShardError(f"{path}: bad magic number: expected {MAGIC}, found {header[0]}")
     if header[1] != VERSION:
         raise ShardError(f"{path}: unsupported version: expected {VERSION}, found {header[1]}")
     n_tokens = int(header[2])
+    if n_tokens < 0:
+        raise ShardError(f"{path}: corrupt header: it counts {n_tokens} tokens")
     body = size - HEADER_BYTES
     if n_tokens < 0 or body != 2 * n_tokens:
         raise ShardError(

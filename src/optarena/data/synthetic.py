@@ -47,14 +47,15 @@ class SyntheticSource:
 
     def __post_init__(self) -> None:
         if not 2 <= self.vocab_size <= 2**16:
-            raise ValueError(f"vocab_size must be in [2, 65536] (uint16 tokens), got {self.vocab_size}")
+            raise ValueError(f"synthetic: V (vocab_size) must be in [2, 65536] (uint16 tokens), got {self.vocab_size}")
         if self.order < 1 or self.vocab_size ** (self.order + 1) > MAX_TABLE:
             raise ValueError(
-                f"need order >= 1 and vocab_size**(order+1) <= {MAX_TABLE}, "
+                f"synthetic: need order >= 1 and V**(order+1) <= {MAX_TABLE} (the transition table), "
                 f"got V={self.vocab_size}, order={self.order}"
             )
-        if self.zipf_s <= 0 or self.block_len < 1:
-            raise ValueError(f"need zipf_s > 0 and block_len >= 1, got {self.zipf_s}, {self.block_len}")
+        if not 0 < self.zipf_s < float("inf") or self.block_len < 1:  # (nan fails the comparison too)
+            raise ValueError(f"synthetic: need s (zipf_s) > 0, finite, and block_len >= 1, got s={self.zipf_s}, "
+                             f"block_len={self.block_len}")
 
     @property
     def num_contexts(self) -> int:
@@ -94,7 +95,9 @@ class SyntheticSource:
             mu = new
             if done:
                 return mu
-        raise RuntimeError("power iteration for the stationary law did not converge")
+        # A large s makes each row nearly deterministic: the chain mixes too slowly (s <= 8 converges).
+        raise ValueError(f"synthetic: the stationary law of V={V}, order={self.order}, s={self.zipf_s} "
+                         "did not converge in 10,000 power iterations; use a smaller s (<= 8 works)")
 
     def entropy_rate(self) -> float:
         """Exact entropy rate in nats/token: the loss of the true conditional law."""

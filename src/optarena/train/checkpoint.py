@@ -37,13 +37,41 @@ def save(path: Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load(path: Path, device: torch.device) -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=True)
+# What a resume reads, and its type: a file without one of them is not a checkpoint of this trainer.
+REQUIRED = {"step": int, "config": dict, "model": dict, "optimizer": dict, "scheduler": dict,
+            "loader": dict, "rng": dict, "elapsed_s": float, "history": list}
+
+
+def load(path: Path, device: torch.device, required: dict[str, type] = REQUIRED) -> dict[str, Any]:
+    """The checkpoint's state; a file that torch cannot read (truncated, overwritten, not a checkpoint,
+    unreadable) or that lacks one of `required` (by default what a resume needs) is a ValueError
+    naming it, not a traceback."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for a bad file
+        raise ValueError(f"cannot resume from {path}: not a readable checkpoint ({type(e).__name__}: "
+                         f"{_first_line(e)}); move it away to start the run afresh") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"cannot resume from {path}: expected a checkpoint dict, found {type(state).__name__}")
+    missing = [k for k in required if k not in state]
+    wrong = [k for k, t in required.items() if k in state and not isinstance(state[k], (t, int) if t is float else t)]
+    if missing or wrong:
+        what = "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
+                                       wrong and f"wrong type: {', '.join(wrong)}"]))
+        raise ValueError(f"cannot resume from {path}: not a checkpoint of this trainer ({what}); "
+                         "move it away to start the run afresh")
+    return state
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else "no message"
 
 
 def check_same_experiment(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
     """A resume must not silently change what is being trained."""
     keys = [(s, k) for s in FIXED_SECTIONS for k in current[s] if (s, k) not in FREE_KEYS] + [("run", "seed")]
+    saved = {s: saved.get(s) if isinstance(saved.get(s), dict) else {} for s in (*FIXED_SECTIONS, "run")}
     diffs = [f"{s}.{k}: {saved[s].get(k)!r} -> {current[s][k]!r}"
              for s, k in keys if saved[s].get(k) != current[s][k]]
     if diffs:

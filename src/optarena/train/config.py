@@ -12,6 +12,11 @@ A run is described by seven sections; every field name is unique across sections
     log       log_every, eval_every, eval_tokens, final_eval_tokens, checkpoint_every, progress,
               tensorboard, wandb
 
+A warmup given as a step count (schedule.warmup >= 1) longer than the run is refused (a ValueError
+naming schedule.warmup and the run's steps; `optarena train` exits 2), once the run's length is
+known (`check_warmup`, called by `make_plan`): the LR would never reach its peak. A fraction < 1
+always fits. Float fields refuse inf and nan.
+
 The defaults are the ADANA authors' protocol (specs/adana.md §2.2) where it has one: warmup 2% of
 the run from 0.01 of the peak LR, cosine to 0.1 of it, grad clip 0.5, a Chinchilla budget of
 20 x total parameters. TOML files and command-line flags map onto these classes in `loading.py`.
@@ -20,6 +25,7 @@ the run from 0.01 of the peak LR, cosine to 0.1 of it, grad clip 0.5, a Chinchil
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -224,9 +230,11 @@ def _typed(name: str, value: Any, tp: Any) -> Any:
     base = next(o for o in options if o is not type(None))
     origin = typing.get_origin(base) or base
     if origin is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
     if origin is int and isinstance(value, bool) or not isinstance(value, origin):
         raise ValueError(f"{name} must be {_type_word(origin)}, got {value!r}")
+    if origin is float and not math.isfinite(value):  # TOML and float() both accept inf and nan
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     return value
 
 
@@ -284,6 +292,16 @@ def _check_roles(roles: Any) -> None:
         if role not in ROLES:
             raise ValueError(f"optim.hp.roles: unknown role {role!r}{did_you_mean(role, ROLES)}; roles are: "
                              f"{', '.join(ROLES)}")
+
+
+def check_warmup(schedule: ScheduleSection, total_steps: int) -> None:
+    """Refuse a warmup (a step count) longer than the run: the schedule would end before the LR reached its
+    peak, so the run would silently train at a fraction of the LR it names. A warmup equal to the run
+    is allowed (the whole run warms up)."""
+    if schedule.warmup >= 1 and schedule.warmup > total_steps:
+        raise ValueError(f"schedule.warmup={int(schedule.warmup)} steps is longer than the run's {total_steps} "
+                         f"steps (from budget.tokens / budget.steps / budget.ratio); shorten the warmup "
+                         "(a fraction < 1 scales with the run) or lengthen the budget")
 
 
 def optimizer_class(name: str) -> type:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,7 @@ from optarena._text import did_you_mean
 from .config import FIELDS, SECTIONS, TrainConfig
 
 HP_PREFIXES = ("optim.hp.", "hp.")
+_LITERAL_STARTS = "0123456789+-.([{'\""  # how a number, tuple, list, dict or string begins
 _TRUE, _FALSE, _NONE = ("true", "yes", "on", "1"), ("false", "no", "off", "0"), ("none", "null")
 
 
@@ -54,7 +56,7 @@ def apply(cfg: TrainConfig, entries: list[tuple[str, Any]]) -> TrainConfig:
         section, name, hp_key = resolve_key(key)
         if hp_key is not None:
             hp = changes[section].setdefault("hp", dict(cfg.optim.hp))
-            hp[hp_key] = parse_literal(value)
+            hp[hp_key] = parse_literal(value, f"optim.hp.{hp_key}")
         elif name == "hp":
             hp = changes[section].setdefault("hp", dict(cfg.optim.hp))
             hp.update(_as_table(key, value))
@@ -110,7 +112,7 @@ def parse_value(key: str, value: Any, tp: Any) -> Any:
     base = next(o for o in options if o is not type(None))
     try:
         return _parse_as(typing.get_origin(base) or base, text)
-    except ValueError:
+    except (ValueError, OverflowError, SyntaxError):  # OverflowError: int(inf); SyntaxError: a dict
         raise ValueError(f"{key}: cannot read {value!r} as {base.__name__}") from None
 
 
@@ -121,7 +123,7 @@ def _parse_as(base: type, text: str) -> Any:
         raise ValueError(text)
     if base is int:
         number = float(text)  # accepts "1e9"
-        if number != int(number):
+        if not math.isfinite(number) or number != int(number):  # "inf" and "nan" are not counts
             raise ValueError(text)
         return int(number)
     if base is float:
@@ -134,21 +136,30 @@ def _parse_as(base: type, text: str) -> Any:
     return text
 
 
-def parse_literal(value: Any) -> Any:
-    """A hyperparameter value: strings are read as Python literals when they are one."""
+def parse_literal(value: Any, key: str = "optim.hp") -> Any:
+    """A hyperparameter value: strings are read as Python literals when they are one ("inf", "-inf"
+    and "nan" as floats), else kept as text (a name such as "match_rms_adamw"). Text that starts
+    like a literal (a digit, sign, dot, bracket or quote) but is not one is a ValueError naming `key`:
+    kept as text, `betas="(0.9,"` would only fail inside the optimizer, after the data is loaded."""
     if not isinstance(value, str):
         return value
+    text = value.strip()
+    if text.lower().lstrip("+-") in ("inf", "nan"):
+        return float(text)
     try:
-        return ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError):
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        if text[:1] and text[0] in _LITERAL_STARTS:
+            raise ValueError(f"{key}: {value!r} is not a valid Python literal (e.g. 3e-4, (0.9, 0.95), "
+                             "None, True, 'text')") from None
         return value
 
 
-def parse_assignment(text: str) -> tuple[str, str]:
-    """'key=value' -> ('key', 'value')."""
+def parse_assignment(text: str, flag: str = "--set") -> tuple[str, str]:
+    """'key=value' -> ('key', 'value'); `flag` names where the text came from in the error."""
     key, eq, value = text.partition("=")
     if not eq or not key.strip():
-        raise ValueError(f"expected key=value, got {text!r}")
+        raise ValueError(f"{flag}: expected key=value, got {text!r}")
     return key.strip(), value
 
 
@@ -156,7 +167,7 @@ def _as_table(key: str, value: Any) -> dict[str, Any]:
     value = parse_value(key, value, dict)
     if not isinstance(value, Mapping):
         raise ValueError(f"{key} must be a table of hyperparameters, got {value!r}")
-    return {k: parse_literal(v) for k, v in value.items()}
+    return {k: parse_literal(v, f"optim.hp.{k}") for k, v in value.items()}
 
 
 def _field_type(section: str, name: str) -> Any:
@@ -164,12 +175,9 @@ def _field_type(section: str, name: str) -> Any:
 
 
 def _read_toml(path: str | Path) -> dict[str, Any]:
-    from optarena._toml import tomllib
+    from optarena._toml import read_toml
 
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return read_toml(path)[0]
     except FileNotFoundError:
         raise ValueError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML: {e}") from None

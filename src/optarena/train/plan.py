@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from optarena.model import ModelConfig, chinchilla_tokens, count_params, get_preset
 
-from .config import TrainConfig
+from .config import TrainConfig, check_warmup
 from .schedule import warmup_steps
 
 VOCAB_MULTIPLE = 64
@@ -49,6 +49,7 @@ def make_plan(cfg: TrainConfig, data_vocab: int, world_size: int = 1) -> Plan:
     batch_seqs = cfg.data.batch_tokens // cfg.data.seq_len
     micro = _micro_batch(cfg, batch_seqs, world_size)
     T = total_steps(cfg, model)
+    check_warmup(cfg.schedule, T)
     return Plan(model=model, total_steps=T, batch_seqs=batch_seqs, micro_batch=micro,
                 accum_steps=batch_seqs // (micro * world_size), warmup_steps=warmup_steps(cfg.schedule, T),
                 world_size=world_size, seq_len=cfg.data.seq_len)
