@@ -24,9 +24,10 @@ from optarena._files import atomic_write
 
 FILENAME = "checkpoint.pt"
 # Sections whose change makes a resumed run a different experiment. The others (run, log) may
-# change, and so may data.micro_batch: it only trades memory for passes, as can the world size.
+# change, and so may data.micro_batch: it only trades memory for passes, as can the world size, and
+# optim.fused (absent from checkpoints older than it).
 FIXED_SECTIONS = ("model", "data", "optim", "schedule", "budget")
-FREE_KEYS = (("data", "micro_batch"),)
+FREE_KEYS = (("data", "micro_batch"), ("optim", "fused"))  # fused: a speed path, equal to rounding
 
 
 def path_in(out: str | Path) -> Path:

@@ -200,9 +200,12 @@ class Trainer:
 
     # -- checkpoints and the record -----------------------------------------------------------------
     def _save(self) -> None:
+        p = self.parts
+        gather = getattr(p.optimizer, "gather_state", None)
+        if self.dist.enabled and gather is not None:  # sharded state (Muon's momentum): whole on rank 0
+            gather()
         if not self.dist.is_main:
             return
-        p = self.parts
         checkpoint.save(checkpoint.path_in(self.out), {
             "step": self.step, "config": self.cfg.to_dict(), "model": p.model.state_dict(),
             "optimizer": p.optimizer.state_dict(), "scheduler": p.scheduler.state_dict(),
