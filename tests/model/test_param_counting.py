@@ -42,9 +42,9 @@ def test_formula_matches_built_module_with_gqa_and_wide_heads(tie):
 def test_published_counts():
     tiny = count_params(PRESETS["tiny"]).total
     assert 0.15e6 < tiny < 0.25e6
-    # benchmarks.md §5, "123.59M" row (EPFL 124M = this project's HF Qwen3 anchor).
+    # EPFL's "123.59M" (arXiv 2509.01440's 124M = this project's HF Qwen3 anchor).
     assert count_params(PRESETS["134m"]) == ParamCount(123_588_864, 84_955_392)
-    # benchmarks.md §5: Qwen3-0.6B = 596,049,920 total, 440.5M non-embedding.
+    # Qwen/Qwen3-0.6B's config: 596,049,920 total, 440.5M non-embedding.
     qwen = count_params(PRESETS["qwen3-0.6b"])
     assert qwen.total == 596_049_920 and round(qwen.non_embedding / 1e5) == 4405
 
@@ -53,7 +53,7 @@ def test_published_counts():
 def test_enoki_counts_stay_close_to_adana(h):
     cfg = PRESETS[f"enoki-h{h}"]
     d, L = cfg.d_model, cfg.n_layers
-    enoki_total = 12 * d * d * L + 2 * d * 50304  # adana.md §2.1 (GELU 4d MLP, no norm gains)
+    enoki_total = 12 * d * d * L + 2 * d * 50304  # mlexpos/adana@3eef26f enoki.py (GELU 4d MLP, no norm gains)
     assert abs(count_params(cfg).total / enoki_total - 1) < 0.004
     if h == 40:
         assert round(count_params(cfg).total / 1e9, 2) == 2.62
@@ -65,7 +65,7 @@ def test_flops_per_token():
     attention = 12 * 12 * 768 * 1024
     assert flops_per_token(cfg) == 6 * (n.non_embedding + 50304 * 768) + attention
     assert flops_per_token(cfg) == 6 * n.total + attention  # tied: PaLM's 6N + 12LHQT
-    assert round(flops_per_token(cfg) / 1e9, 2) == 0.85  # benchmarks.md §5 MFU anchor: ~0.86
+    assert round(flops_per_token(cfg) / 1e9, 2) == 0.85  # GPT-2-124M's usual MFU figure: ~0.86
     assert flops_per_token(cfg, seq_len=2048) - flops_per_token(cfg) == attention
     untied = ModelConfig(tie_embeddings=False)
     assert flops_per_token(untied) == flops_per_token(cfg)  # the head matmul costs the same

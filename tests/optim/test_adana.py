@@ -1,6 +1,6 @@
 """ADana, Dana-MK4, Dana-Star, Dana-Star-MK4 against per-tensor references written from the authors' code.
 
-The reference follows the sources' own arithmetic (specs/adana.md §1.1–1.4): sign(m)·min(a, c) rather
+The reference follows the sources' own arithmetic (mlexpos/adana@3eef26f ``src/optim/adana.py``, ``dana_star_mk4.py``): sign(m)·min(a, c) rather
 than the implementation's clamp, 1/D and √r/D as the code writes them, and each source's decay order.
 """
 

@@ -1,6 +1,6 @@
 """AdEMAMix and log-time AdEMAMix against a per-tensor reference written from the sources' code.
 
-Apple's pytorch/ademamix.py (specs/adana.md §5) and mlexpos/adana's ademamix_decaying_wd.py (§1.7).
+apple/ml-ademamix@c3d73c0 pytorch/ademamix.py and mlexpos/adana@3eef26f src/optim/ademamix_decaying_wd.py.
 """
 
 import math

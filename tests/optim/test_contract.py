@@ -1,4 +1,4 @@
-"""Contract every registry optimizer honours, parametrized over ``optim.names()`` (STYLE.md §5).
+"""Contract every registry optimizer honours, parametrized over ``optim.names()``.
 
 State round trip, closure, read-only gradients, bf16 parameters, construction errors, and convergence
 to a tolerance on a quadratic and on Rosenbrock (optax's style), each with its own tuned settings.

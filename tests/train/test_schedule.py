@@ -19,7 +19,7 @@ def factor(**kw):
 
 
 def test_authors_cosine_matches_their_formula():
-    """specs/adana.md §2.2: W = int(T/50); s = t/W + (1 - t/W)/100 in warmup; cosine 1 -> 0.1."""
+    """mlexpos/adana@3eef26f src/optim/schedule.py: W = int(T/50); s = t/W + (1 - t/W)/100 in warmup; cosine 1 -> 0.1."""
     s, W = factor(), T // 50
     assert warmup_steps(ScheduleSection(), T) == W == 20
     for t in range(0, T + 1, 7):

@@ -10,7 +10,7 @@ Conventions (one each, used everywhere in optarena):
     is a real V x D matmul whether tied or not (the embedding lookup costs nothing). The second term
     is QK^T and AV over the full T x T square (causal masking not discounted), as in PaLM's MFU
     (arXiv 2204.02311, App. B). For a tied model this is PaLM's 6N + 12LHQT with N = total, and it
-    reproduces the 0.86 GFLOP/token that benchmarks.md §5 uses for the 124M MFU anchor.
+    reproduces the 0.86 GFLOP/token usually quoted for GPT-2-124M's MFU.
   * Chinchilla budget (Hoffmann et al., arXiv 2203.15556): tokens = 20 x *total* parameters by
     default, as ADANA's Enoki ladder does (T = 20 N_total / batch). `count="non_embedding"` gives
     Kaplan/Marin-style budgets; at d=768 with V=50304 the two differ by ~1.45x, so say which.

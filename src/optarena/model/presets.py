@@ -8,10 +8,10 @@ Ladder (parameter counts are totals at each preset's own vocab_size; see `preset
   * `134m`: the seed papers' shape, i.e. the EPFL 124M baseline (arXiv 2509.01440) as Qwen3:
     12 layers, d_model 768, 12 MHA heads of 64, SwiGLU d_ff 2048 (= 8/3 x 768), tied, V = 50304,
     seq 1024. The name is the papers'; the actual count is 123,588,864 total and 84,955,392
-    non-embedding (benchmarks.md §5, the "123.59M" row).
+    non-embedding (EPFL's README: "123.59M").
   * `qwen3-0.6b`: Qwen/Qwen3-0.6B's shape (28 layers, 16/8 heads of 128, d 1024 -> 3072, tied,
     V = 151936), 596,049,920 parameters: an outside anchor for the counting formula.
-  * `enoki-h{h}`: ADANA's Enoki ladder (adana.md §2.1) with Qwen3 blocks: h heads of 64,
+  * `enoki-h{h}`: ADANA's Enoki ladder (mlexpos/adana@3eef26f src/models/enoki.py) with Qwen3 blocks: h heads of 64,
     d_model 64h, n_layers floor(3h/4), untied embeddings (as Enoki), V = 50304, seq 2048.
     Enoki's MLP is GELU with hidden 4d (8d^2 weights); our SwiGLU has three matrices, so
     d_ff = 8d/3 rounded to a multiple of 64 keeps the MLP at ~8d^2 weights and the total within
@@ -40,7 +40,7 @@ def swiglu_hidden(d_model: int, multiple: int = 64) -> int:
 
 
 def enoki(h: int) -> ModelConfig:
-    """ADANA's Enoki shape for h heads (adana.md §2.1), with a SwiGLU MLP."""
+    """ADANA's Enoki shape for h heads (mlexpos/adana src/config/scaling_rules.yaml), with a SwiGLU MLP."""
     d_model = 64 * h
     return ModelConfig(
         vocab_size=GPT2_VOCAB, d_model=d_model, n_layers=3 * h // 4, n_heads=h, n_kv_heads=h,

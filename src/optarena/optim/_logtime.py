@@ -1,4 +1,4 @@
-"""Log-time hyperparameters shared by ADana and log-time AdEMAMix (arXiv 2602.05298, specs/adana.md §1).
+"""Log-time hyperparameters shared by ADana and log-time AdEMAMix (arXiv 2602.05298, mlexpos/adana@3eef26f).
 
 κ sets the damping exponent (α(t) = (1+t)^(1−κ) in ADana, α = T^(1−κ) in AdEMAMix), δ the log-time
 EMA (c_t = δ/(δ+t), or β3 = 1 − δ/T), ω the log-time weight decay λ(t) = ω·s(t)/(⌊T/10⌋+t), whose
@@ -28,5 +28,5 @@ def check(owner: str, hp: dict[str, Any], needs_total_steps: str | None) -> None
 
 
 def ema_weights(delta: float, step_list: Sequence[int]) -> list[float]:
-    """The log-time EMA weights c_t = δ/(δ+t): buf ← (1−c_t)·buf + c_t·x (specs/adana.md §1.0)."""
+    """The log-time EMA weights c_t = δ/(δ+t): buf ← (1−c_t)·buf + c_t·x (``src/optim/adana.py``)."""
     return [delta / (delta + t) for t in step_list]

@@ -1,4 +1,4 @@
-"""Pieces shared by the optimizers, each written once and used everywhere (STYLE.md §3).
+"""Pieces shared by the optimizers, each written once and used everywhere.
 
 Two kinds. Coefficient functions run on the host, in an optimizer's ``_coefficients(group, t)``: they
 turn the LR and the step into the update's scalars (None for a term that is off). Tensor functions work
@@ -23,7 +23,8 @@ def decay_factor(lr: float, weight_decay: float) -> float | None:
 
 
 def logtime_rate(group: dict, t: int) -> float:
-    """Log-time weight decay λ(t) = ω·s(t)/(⌊T/10⌋ + t)  (arXiv 2602.05298; specs/adana.md §1.0).
+    """Log-time weight decay λ(t) = ω·s(t)/(⌊T/10⌋ + t)  (arXiv 2602.05298; mlexpos/adana@3eef26f
+    ``src/optim/adana.py`` and ``scripts/launch.sh``).
 
     s(t) = group['lr'] / group['peak_lr'] is the LR schedule factor. The authors' code writes this as
     p ← p·(1 − s(t)·wd/(1 + t/wd_ts)) with wd_ts = int(T/10) and wd = ω/wd_ts, which is the same
@@ -46,7 +47,7 @@ def bias_correction(beta: float, t: int) -> float:
 def adam_coefficients(lr: float, eps: float, betas: tuple[float, float] | None, t: int, eps_style: str
                       ) -> dict[str, float]:
     """Adam's step p ← p − lr·m̂/(√v̂ + ε) as p ← p + step·m/(√v + ε'), step = −lr·√bc2/bc1, in one of
-    the two conventions of specs/optimizers.md §1.0, which differ only in where ε sits:
+    the two conventions found in the reference code, which differ only in where ε sits:
 
     * ``"torch"``: m̂/(√v̂ + ε), so ε' = ε·√bc2     (torch.optim.AdamW)
     * ``"hf"``:    (√bc2/bc1)·m/(√v + ε), so ε' = ε   (HF/BERT; official Grams, C-AdamW)

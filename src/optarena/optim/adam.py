@@ -1,4 +1,4 @@
-"""The Adam family: one update rule, its published variants as flags (STYLE.md §4).
+"""The Adam family: one update rule, its published variants as flags.
 
 Per step, with t the step count, bc_i = 1 − β_i^t (arXiv 1412.6980, 1711.05101)::
 

@@ -1,6 +1,6 @@
 """ADana and its variants Dana-MK4, Dana-Star, Dana-Star-MK4 (Ferbach et al., arXiv 2602.05298).
 
-Exact to the authors' code, mlexpos/adana (specs/adana.md §1.0–1.4): HEAD 3eef26f for
+Exact to the authors' code, github.com/mlexpos/adana: HEAD 3eef26f for
 ``src/optim/adana.py`` and ``src/optim/dana_star_mk4.py``; for ADana itself the paper-era class
 ``DANA_STAR_NO_TAU`` (``src/optim/ablation.py`` before the refactor 21157c2), which produced the runs
 the paper plots as "ADANA". Legend: g gradient, p parameter, m and v the log-time moments, τ the
@@ -41,7 +41,7 @@ peak LR (``group['peak_lr']``), t the step (1 on the first update). Per step::
 * The decay order follows each source (before for ADana, after for the others). The two orders differ
   by λ·γ(t)·u per step, a second-order difference, but this file reproduces its sources exactly.
 * T = ``total_steps`` is needed only for the decay; ``omega=0`` runs without it. The authors' launcher
-  sets ω = 4, δ = 8, κ = 0.85, ε = 1e-8 and (MK4) clipsnr = 2 (specs/adana.md §1.11).
+  sets ω = 4, δ = 8, κ = 0.85, ε = 1e-8 and (MK4) clipsnr = 2 (mlexpos/adana@3eef26f ``scripts/launch.sh``).
 
 Each sign(m)·min(K·|m|·N/r, c)·r is computed as clamp(K·m·N, −c·r, c·r): the same number, one pass.
 """
@@ -136,7 +136,7 @@ def _mk4_step(c, params, grads, m, d):
 
 
 def _star_step(group, c, params, grads, m, d, taus):
-    """Dana-Star(-MK4): the τ update, N = √r/D and K = T_eff^(1−κ) (specs/adana.md §1.3), then
+    """Dana-Star(-MK4): the τ update, N = √r/D and K = T_eff^(1−κ) (``dana_star_mk4.py``), then
     p ← p − γ(t)·[g·N + γ3·(x + m·N)] with x = K·m·N (clipped to ±c·r for MK4), then p ← p·(1 − λ)."""
     ratio = torch._foreach_abs(grads)
     torch._foreach_div_(ratio, torch._foreach_add(ratio, d))  # |g|/(|g| + √v + ε)

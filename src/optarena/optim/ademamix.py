@@ -1,6 +1,6 @@
 """AdEMAMix (Pagliardini, Ablin, Grangier, arXiv 2409.03137) and its log-time form (arXiv 2602.05298).
 
-Exact to apple/ml-ademamix@c3d73c0 ``pytorch/ademamix.py`` (specs/adana.md §5). Legend: g gradient,
+Exact to apple/ml-ademamix@c3d73c0 ``pytorch/ademamix.py``. Legend: g gradient,
 p parameter, m1 fast EMA, m2 slow EMA, ν second moment, t the step (1 on the first update). Per step::
 
     α_t  = α·min(t/T_α, 1)                           alpha_warmup T_α (None: α_t = α)
@@ -16,7 +16,7 @@ p parameter, m1 fast EMA, m2 slow EMA, ν second moment, t the step (1 on the fi
 Apple writes the decay as p ← p − lr·(u + λ·p), the same number as decoupled decay applied before the
 step; here it is ``_pieces.decay_``.
 
-``logtime=True`` is "Ademamix (DW)" of arXiv 2602.05298 (specs/adana.md §1.7; mlexpos/adana@3eef26f
+``logtime=True`` is "Ademamix (DW)" of arXiv 2602.05298 (mlexpos/adana@3eef26f
 ``src/main.py``, ``scripts/launch.sh``, ``src/optim/ademamix_decaying_wd.py``), given the run
 length T = ``total_steps``:
 

@@ -1,4 +1,5 @@
-"""Dynamic Momentum Scaling, DMS (seeds/dms-dynamic-momentum-scaling, Aardvark 2025; no official code).
+"""Dynamic Momentum Scaling, DMS ("Dynamic Momentum Scaling: A Comprehensive Empirical Study", Aardvark,
+2025-11-04; no arXiv id, no official code).
 
 Per step and per parameter tensor, the paper's pseudocode §3.3 (eqs. 1–5)::
 

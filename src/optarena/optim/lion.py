@@ -10,7 +10,7 @@ Per step (google/automl lion_pytorch.py)::
     m ← β2·m + (1−β2)·g
 
 ``cautious-lion`` uses C-Optim's own rule (kyleliang919/C-Optim@2c0517c c_lion.py): mask_norm="count",
-scale = numel/(Σmask + 1), and betas (0.95, 0.98); see _pieces.caution_ for the other rules.
+scale = numel/(Σmask + 1), and betas (0.95, 0.98); see ``_pieces.caution_masks`` for the other rules.
 
 A non-finite gradient freezes Lion silently, as it does the reference code: one NaN in g makes those
 coordinates of m NaN for good (an inf does too, a step later, after moving the weight by lr), and

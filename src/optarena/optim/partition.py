@@ -1,4 +1,4 @@
-"""Assigning each trainable parameter of a model a role, by ordered first-match rules (STYLE.md §7).
+"""Assigning each trainable parameter of a model a role, by ordered first-match rules.
 
 Roles: ``embedding``, ``head``, ``norm``, ``bias``, ``attention``, ``mlp``, ``other``. The default rules
 read module types and names, so they work for optarena's own models (``embed``, ``layers.i.attn.*``,

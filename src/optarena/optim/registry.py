@@ -1,4 +1,4 @@
-"""The optimizer registry: one frozen entry per name, variants as data (STYLE.md §5, timm's model).
+"""The optimizer registry: one frozen entry per name, variants as data (timm's model).
 
 An entry names its class lazily (``"module:Class"``) so that importing the registry stays cheap, fixes
 the hyperparameters that define the variant (``preset``), and may carry per-role defaults that
@@ -77,7 +77,7 @@ _SPECS = [
                   _frozen(dict(tau=True))),
     OptimizerSpec("dana-star-mk4", _ADANA, "Ferbach et al., arXiv 2602.05298 (Dana-Star-MK4)",
                   _frozen(dict(tau=True, clipsnr=2.0))),
-    OptimizerSpec("dms", "optarena.optim.dms:DMS", "seeds/dms-dynamic-momentum-scaling (Aardvark 2025)",
+    OptimizerSpec("dms", "optarena.optim.dms:DMS", "Aardvark, 2025-11-04 (no arXiv id)",
                   role_defaults=_frozen({
                       # Table 1 of the paper: attention and FFN columns; lr 9e-3 vs 6e-3 = 1.5x.
                       "attention": _frozen(dict(betas=(0.85, 0.90), alpha_base=0.4, alpha_scale=0.3,
@@ -85,9 +85,9 @@ _SPECS = [
                       "mlp": _frozen(dict(betas=(0.80, 0.95), alpha_base=0.3, alpha_scale=0.2)),
                   })),
     OptimizerSpec("stable-momentum", "optarena.optim.stable_momentum:StableMomentum",
-                  "seeds/stable-momentum (Aardvark 2025)"),
+                  "Aardvark, 2025-10-23 (no arXiv id)"),
     OptimizerSpec("svrm", "optarena.optim.svrm:SVRM",
-                  "seeds/svrm-scaled-variance-reduced-momentum (Aardvark 2025)",
+                  "Aardvark, 2025-10-18 (no arXiv id)",
                   role_defaults=_frozen({"attention": _frozen(dict(lr_scale=1.1))})),
 ]
 

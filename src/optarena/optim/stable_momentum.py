@@ -1,4 +1,5 @@
-"""StableMomentum (seeds/stable-momentum, Aardvark 2025; no official code).
+"""StableMomentum ("Stable Momentum Optimization for Language Models: Analysis of a Negative Result",
+Aardvark, 2025-10-23; no arXiv id, no official code).
 
 Per step, with t the step count, bc_i = 1 − β_i^t (the paper's eqs. 1–3 plus our reading of v_t)::
 

@@ -1,4 +1,5 @@
-"""Scaled Variance-Reduced Momentum, SVRM (seeds/svrm-scaled-variance-reduced-momentum, Aardvark 2025).
+"""Scaled Variance-Reduced Momentum, SVRM ("Scaled Variance-Reduced Momentum: A Stable Optimization
+Approach for Language Models", Aardvark, 2025-10-18; no arXiv id).
 
 No official code. Per step, with k = γ·β1/(1−β1) (the paper's eqs. 2–5)::
 

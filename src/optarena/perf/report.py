@@ -1,6 +1,6 @@
 """The perf benchmarks' outputs: a plain table for stdout, a Markdown one for docs, a JSON record.
 
-Each output carries what is needed to reproduce and read it (STYLE.md §12): the command, versions,
+Each output carries what is needed to reproduce and read it: the command, versions,
 hardware, torch's thread count, the date, and the run's own context (reference, bandwidth, notes).
 """
 

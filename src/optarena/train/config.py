@@ -17,7 +17,8 @@ naming schedule.warmup and the run's steps; `optarena train` exits 2), once the 
 known (`check_warmup`, called by `make_plan`): the LR would never reach its peak. A fraction < 1
 always fits. Float fields refuse inf and nan.
 
-The defaults are the ADANA authors' protocol (specs/adana.md §2.2) where it has one: warmup 2% of
+The defaults are the ADANA authors' protocol (arXiv 2602.05298; mlexpos/adana@3eef26f
+``scripts/launch.sh``) where it has one: warmup 2% of
 the run from 0.01 of the peak LR, cosine to 0.1 of it, grad clip 0.5, a Chinchilla budget of
 20 x total parameters. TOML files and command-line flags map onto these classes in `loading.py`.
 """

@@ -1,4 +1,4 @@
-"""DIR/run.json: what a run was and where it ended, enough to reproduce it (STYLE.md §12).
+"""DIR/run.json: what a run was and where it ended, enough to reproduce it.
 
     status            "running" | "finished" | "diverged" | "failed" (an exception stopped the
                       process; "error" says which; --resume continues from the last checkpoint)

@@ -10,7 +10,7 @@ Over a run of T updates with W warmup steps and final fraction f:
     constant  t >= W: s = 1
 
 With s0 = 0.01, W = floor(0.02 T) and f = 0.1 the cosine is the ADANA authors' `cos_inf` schedule
-(div_factor 1e2, final_div_factor 1e-1; specs/adana.md §2.2). Because LambdaLR writes
+(div_factor 1e2, final_div_factor 1e-1; mlexpos/adana@3eef26f ``src/optim/schedule.py``). Because LambdaLR writes
 group["lr"] = peak * s(t), log-time optimizers read s(t) back as group["lr"] / group["peak_lr"].
 """
 
