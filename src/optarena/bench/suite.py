@@ -163,23 +163,28 @@ class Suite:
 
 # -- reading ------------------------------------------------------------------------------------------
 def load_suite(name_or_path: str | Path, *, full: bool = False, data: str | None = None,
-               train: tuple[tuple[str, Any], ...] = ()) -> Suite:
+               train: tuple[tuple[str, Any], ...] = (), check: bool = True) -> Suite:
     """The suite as it will run: `full` applies its [full] table, `data` replaces its data,
-    `train` (key, value) pairs go after its [train] settings."""
+    `train` (key, value) pairs go after its [train] settings.
+
+    ``check=False`` reads the file alone, without torch: its optimizers, their hyperparameters and
+    its models are not checked against the code (see ``read_tuned``). Such a suite is for counting
+    and describing (``optarena bench --list``, whose named suites the tests load checked), not to run.
+    """
     path = suite_path(name_or_path)
     doc, text = read_suite_file(path, full)
-    suite = _build(doc, path, text, mode="full" if full else "cpu")
+    suite = _build(doc, path, text, mode="full" if full else "cpu", check=check)
     if data is not None:
         suite = dataclasses.replace(suite, data=data)
     return dataclasses.replace(suite, train=suite.train + tuple(train)) if train else suite
 
 
-def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
+def _build(doc: dict[str, Any], path: Path, text: str, mode: str, check: bool = True) -> Suite:
     where = path.name
     for key in ("description", "models", "data"):
         if key not in doc:
             raise ValueError(f"{where}: missing `{key}`")
-    variants = _with_tune(_variants(doc, where), doc, where)
+    variants = _with_tune(_variants(doc, where), doc, where, check)
     seeds = doc.get("seeds", 3)
     if isinstance(seeds, Mapping):  # seeds = { default = 1, adamw = 3 }
         seeds = dict(seeds)
@@ -206,7 +211,8 @@ def _build(doc: dict[str, Any], path: Path, text: str, mode: str) -> Suite:
         lr_table=str(table_path) if table_path else None, lr_table_tuned=tuned, mode=mode,
         baseline=_baseline(doc, variants, where), tune_rounds=_count(doc.get("tune_rounds", 1), "tune_rounds", where),
     )  # fmt: skip
-    _check(suite, where)
+    if check:
+        _check(suite, where)
     return suite
 
 
@@ -266,11 +272,12 @@ def _entry_train(table: Any, where: str) -> tuple[tuple[str, Any], ...]:
     return entries
 
 
-def _with_tune(variants: tuple[Variant, ...], doc: dict[str, Any], where: str) -> tuple[Variant, ...]:
+def _with_tune(variants: tuple[Variant, ...], doc: dict[str, Any], where: str, check: bool = True
+               ) -> tuple[Variant, ...]:
     """Each row with its tuned hyperparameters: its own `tune` table, else the suite's; checked fair."""
     own = {name: e["tune"] for name, e in _entries(doc) if "tune" in e}
-    tuned = {v.name: read_tuned(v.name, v.optimizer, v.opt, v.scale, own.get(v.name, doc.get("tune")), where)
-             if v.name in own or "tune" in doc else () for v in variants}
+    tuned = {v.name: read_tuned(v.name, v.optimizer, v.opt, v.scale, own.get(v.name, doc.get("tune")), where,
+                                check) if v.name in own or "tune" in doc else () for v in variants}
     check_fair(tuned, where)
     return tuple(dataclasses.replace(v, tune=tuned[v.name]) for v in variants)
 

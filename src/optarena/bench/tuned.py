@@ -48,10 +48,17 @@ def show(x: Any) -> str:
 
 
 def read_tuned(name: str, optimizer: str, opt: Mapping[str, Any], scale: tuple[str, ...],
-               grids: Any, where: str) -> tuple[Tuned, ...]:
-    """The coordinates of optimizer row `name` from its `tune` table (or the suite's), each checked."""
+               grids: Any, where: str, check: bool = True) -> tuple[Tuned, ...]:
+    """The coordinates of optimizer row `name` from its `tune` table (or the suite's), each checked.
+
+    ``check=False`` reads the grids without the optimizer's class (importing it imports torch): nothing
+    is checked against what it accepts, a number is a count where its whole grid is integers, and a
+    coordinate's start is its `opt` value or None. Enough to count cells (``optarena bench --list``).
+    """
     if not isinstance(grids, Mapping):
         raise ValueError(f"{where}: `tune` must be a table of hyperparameter = [values], got {grids!r}")
+    if not check:
+        return tuple(_unchecked(hp, grid, opt) for hp, grid in grids.items())
     accepted, defaults = _defaults(optimizer, name, where)
     return tuple(_coordinate(name, optimizer, hp, grid, opt, scale, accepted, defaults, where)
                  for hp, grid in grids.items())
@@ -104,6 +111,13 @@ def _coordinate(name: str, optimizer: str, hp: str, grid: Any, opt: Mapping[str,
         raise ValueError(f"{who} from {show(start)} (its `opt`, else its default), which its grid "
                          f"{[show(x) for x in values]} lacks: the LR sweep runs there, so the grid must hold it")
     return Tuned(hp, values, start)
+
+
+def _unchecked(hp: str, grid: Any, opt: Mapping[str, Any]) -> Tuned:
+    grid = grid if isinstance(grid, list) else [grid]
+    count = all(isinstance(x, int) and not isinstance(x, bool) for x in grid)
+    start = _value(opt[hp], count) if hp in opt else None
+    return Tuned(hp, tuple(_value(x, count) for x in grid), start)
 
 
 def _value(x: Any, count: bool) -> Any:

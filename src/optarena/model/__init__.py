@@ -3,7 +3,6 @@
 from optarena.model.config import ModelConfig
 from optarena.model.counting import ParamCount, chinchilla_tokens, count_params, flops_per_token
 from optarena.model.presets import PRESETS, get_preset, presets_table
-from optarena.model.transformer import Transformer
 
 __all__ = [
     "PRESETS",
@@ -16,3 +15,13 @@ __all__ = [
     "get_preset",
     "presets_table",
 ]
+
+
+def __getattr__(name: str):
+    # The model itself pulls in torch; the shapes and the arithmetic above do not, so that the
+    # commands that only read them (`optarena models`, `bench --list`, the report) start without it.
+    if name == "Transformer":
+        from optarena.model.transformer import Transformer
+
+        return Transformer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
