@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 # command modules, in the order `optarena --help` lists them
@@ -18,7 +19,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"optarena.cli.{name}").register(sub)
+    _plain(parser)
     return parser
+
+
+def _plain(parser: argparse.ArgumentParser) -> None:
+    """Strip RST's ``literal`` quotes from every description and help, down the subcommands: the
+    descriptions are module docstrings, written for Sphinx, and a terminal would show the quotes."""
+    parser.description, parser.epilog = _unquote(parser.description), _unquote(parser.epilog)
+    for action in parser._actions:
+        action.help = _unquote(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:  # the one-line helps in the parent's command list
+                choice.help = _unquote(choice.help)
+            for sub in {id(p): p for p in action.choices.values()}.values():  # aliases share a parser
+                _plain(sub)
+
+
+def _unquote(text: str | None) -> str | None:
+    return re.sub(r"``(.+?)``", r"\1", text, flags=re.DOTALL) if text else text
 
 
 def main(argv: list[str] | None = None) -> int:

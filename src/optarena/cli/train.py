@@ -30,21 +30,28 @@ FLAGS = (
 )  # fmt: skip
 SWITCHES = (("--resume", "run.resume"), ("--compile", "run.compile"),
             ("--tensorboard", "log.tensorboard"), ("--wandb", "log.wandb"))
+# where the valid values of an open-ended field are listed, for its help
+POINTERS = {"model.preset": "one of `optarena models`",
+            "optim.name": "one of `optarena optimizers`, or a class path such as torch.optim.NAdam"}
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model with an optimizer; writes DIR/metrics.jsonl, run.json",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    defaults = _field_defaults()
+    defaults, choices = _field_defaults(), _field_choices()
     p.add_argument("--config", metavar="TOML", help="a run file; flags override it")
     for flag, key in FLAGS:
+        values = f": {' | '.join(choices[key])}" if key in choices else f": {POINTERS[key]}" if key in POINTERS else ""
         p.add_argument(flag, dest=_dest(key), metavar=key.split(".")[1].upper(),
-                       help=f"{key} (default {defaults[key]})")
+                       help=f"{key}{values} (default {defaults[key]})")
     for flag, key in SWITCHES:
         p.add_argument(flag, dest=_dest(key), action=argparse.BooleanOptionalAction,
                        help=f"{key} (default {defaults[key]})")
+    flagged = {key for _, key in FLAGS}
+    others = "; ".join(f"{key}: {' | '.join(v)}" for key, v in choices.items() if key not in flagged)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any config field, by leaf (lr) or path (optim.lr); repeatable")
+                   help="any config field, by leaf (lr) or path (optim.lr); repeatable"
+                        + (f" ({others})" if others else ""))
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="an optimizer hyperparameter (a Python literal); repeatable")
     p.set_defaults(func=run)
@@ -57,6 +64,14 @@ def _field_defaults() -> dict[str, object]:
     from optarena.train.config import SECTIONS
 
     return {f"{s}.{f.name}": f.default for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def _field_choices() -> dict[str, tuple[str, ...]]:
+    """The fields that take one of a few names, and those names (the tuples the config checks against)."""
+    from optarena.train import config as C
+
+    return {"schedule.kind": C.SCHEDULES, "budget.count": C.BUDGET_COUNTS, "run.dtype": C.DTYPES,
+            "optim.fused": C.FUSED, "log.progress": C.PROGRESS}
 
 
 def _dest(key: str) -> str:
