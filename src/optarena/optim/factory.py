@@ -2,8 +2,9 @@
 
 Given a model, it builds the parameter groups itself: one group per role (see :mod:`.partition`),
 no weight decay on embeddings, norms and biases unless a role override says otherwise, the entry's
-per-role defaults (DMS's attention/FFN settings, SVRM's attention LR scale), and Muon's routing
-(hidden matrices to Newton–Schulz, the rest to the inner AdamW of the same optimizer object).
+per-role defaults (DMS's attention/FFN settings, SVRM's attention LR scale), and the entry's routing
+(Muon's: hidden matrices to Newton–Schulz, the rest to the inner AdamW of the same optimizer object).
+Which arguments are the weight decay and the learning rates is the registry entry's to say.
 
 Role overrides are ``roles={"attention": {"lr_scale": 1.1, ...}, ...}``: ``lr_scale`` (a number >= 0)
 multiplies the group's learning rates; any other key becomes a group hyperparameter. optarena's
@@ -24,11 +25,7 @@ from torch.optim import Optimizer
 from . import _checks as C
 from .baselines import check_arguments, check_groups
 from .partition import DEFAULT_RULES, NO_DECAY_ROLES, ROLES, Rule, assign_roles
-from .registry import OptimizerSpec, get_spec, import_target
-
-# group keys that carry weight decay; whichever the class accepts is zeroed for no-decay roles.
-_DECAY_KEYS = ("weight_decay", "omega", "adamw_weight_decay")
-_LR_KEYS = ("lr", "adamw_lr")
+from .registry import OptimizerSpec, Routing, argument_names, get_spec, import_target
 
 
 def accepted_hyperparameters(cls: type) -> list[str]:
@@ -69,21 +66,23 @@ def create(name: str, params_or_model: nn.Module | Iterable[Any], *,
         if roles:
             raise ValueError("role overrides need a model (nn.Module), not a list of parameters")
         return check_groups(cls(params_or_model, **kwargs))
-    role_settings = _role_settings(spec, roles, accepted)
-    groups = _build_groups(params_or_model, rules, role_settings, full, accepted,
-                           routing=spec.routing if spec else None)
+    names = spec or argument_names(cls)
+    decay_keys = [k for k in names.decay_keys if k in accepted]  # zeroed for the no-decay roles
+    role_settings = _role_settings(spec, roles, accepted, decay_keys)
+    groups = _build_groups(params_or_model, rules, role_settings, full,
+                           [k for k in names.lr_keys if k in accepted], names.routing)
     return check_groups(cls(groups, **kwargs))
 
 
 def _role_settings(spec: OptimizerSpec | None, roles: Mapping[str, Mapping[str, Any]] | None,
-                   accepted: list[str]) -> dict[str, dict[str, Any]]:
+                   accepted: list[str], decay_keys: list[str]) -> dict[str, dict[str, Any]]:
     roles = dict(roles or {})
     bad = sorted(set(roles) - set(ROLES))
     if bad:
         raise ValueError(f"unknown role(s) {', '.join(bad)}; roles are: {', '.join(ROLES)}")
     settings: dict[str, dict[str, Any]] = {}
     for role in ROLES:
-        s: dict[str, Any] = {k: 0.0 for k in _DECAY_KEYS if k in accepted} if role in NO_DECAY_ROLES else {}
+        s: dict[str, Any] = {k: 0.0 for k in decay_keys} if role in NO_DECAY_ROLES else {}
         s.update(spec.role_defaults.get(role, {}) if spec else {})
         s.update(roles.get(role, {}))
         unknown = sorted(set(s) - set(accepted) - {"lr_scale"})
@@ -96,14 +95,14 @@ def _role_settings(spec: OptimizerSpec | None, roles: Mapping[str, Mapping[str, 
 
 
 def _build_groups(model: nn.Module, rules: tuple[Rule, ...], settings: dict[str, dict[str, Any]],
-                  kwargs: dict[str, Any], accepted: list[str], routing: str | None) -> list[dict[str, Any]]:
+                  kwargs: dict[str, Any], lr_keys: list[str], routing: Routing | None) -> list[dict[str, Any]]:
     groups = []
     for role, named in assign_roles(model, rules).items():
-        for sub, params in _route(role, named, routing):
+        for sub, params in routing(role, named) if routing else [({}, [p for _, p in named])]:
             group = {k: v for k, v in settings[role].items() if k != "lr_scale"}
             scale = settings[role].get("lr_scale", 1.0)
-            for key in _LR_KEYS:
-                if key in accepted and scale != 1.0 and kwargs.get(key) is not None:
+            for key in lr_keys:
+                if scale != 1.0 and kwargs.get(key) is not None:
                     group[key] = _scaled(group.get(key, kwargs[key]), scale)
             group.update(params=params, role=role, **sub)
             groups.append(group)
@@ -114,12 +113,3 @@ def _scaled(lr: Any, scale: float) -> Any:
     # Anything but a number is left as it is, for the optimizer's own check to name (lr='abc').
     return lr * scale if torch.is_tensor(lr) or isinstance(lr, (int, float)) and not isinstance(lr, bool) else lr
 
-
-def _route(role: str, named: list[tuple[str, nn.Parameter]], routing: str | None):
-    """Split a role's parameters for Muon: hidden matrices (2-D+, not embedding/head) to Newton–Schulz."""
-    if routing != "muon":
-        return [({}, [p for _, p in named])]
-    hidden = role not in ("embedding", "head")
-    ns = [p for _, p in named if hidden and p.ndim >= 2]
-    rest = [p for _, p in named if not (hidden and p.ndim >= 2)]
-    return [(dict(use_muon=flag), ps) for flag, ps in ((True, ns), (False, rest)) if ps]
