@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -48,7 +49,11 @@ def test_run_json(run):
     assert record["plan"]["total_steps"] == 6 and record["plan"]["model"]["vocab_size"] == 64
     assert record["plan"]["params_total"] > record["plan"]["params_non_embedding"] > 0
     assert record["data"]["vocab_size"] == 64 and "unigram_entropy" in record["data"]
-    assert set(record["git"]) == {"commit", "dirty"}
+    assert set(record["git"]) == {"commit", "dirty", "diff_sha256"}
+    diff = out / "source.diff"  # this checkout's own state: a modified tree's diff beside run.json
+    assert diff.exists() == bool(record["git"]["dirty"])
+    if record["git"]["dirty"]:
+        assert hashlib.sha256(diff.read_bytes()).hexdigest() == record["git"]["diff_sha256"]
     assert {"python", "torch", "numpy", "optarena"} <= record["versions"].keys()
     assert record["hardware"]["cpu_cores"] >= 1 and record["hardware"]["cpu"]
     assert record["hardware"]["world_size"] == 1

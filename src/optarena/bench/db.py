@@ -36,7 +36,8 @@ in `error`, retried by the next invocation of the suite.
                        a multiplier), "at_edge": bool, "n_points": int, "at": {the other coordinates'
                        values while it ran}}]; NULL where the suite tunes nothing besides the LR
     meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
-                       settings_hash, created_at, optarena_version, git_commit
+                       settings_hash, created_at, optarena_version, git_commit; added: git_dirty and
+                       git_diff_sha256 (a modified tree: the hash of DIR/source.diff, optarena.train.record)
 
 A file made before a column was added gets it (NULL in every old row) when the bench opens it to
 write; a reader leaves the file as it is and sees such a column as NULL.

@@ -114,10 +114,11 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
     from optarena import __version__
     from optarena.train.record import git_state, now
 
+    git = git_state(db.path.parent)  # a modified tree's diff: DIR/source.diff, its hash here
     db.set_meta({"suite": suite.name, "description": suite.description, "suite_toml": suite.text,
                  "suite_json": dumps(suite_summary(suite)), "mode": suite.mode, "settings_hash": digest,
-                 "data_fingerprint": data,
-                 "created_at": now(), "optarena_version": __version__, "git_commit": git_state()["commit"]})
+                 "data_fingerprint": data, "created_at": now(), "optarena_version": __version__,
+                 "git_commit": git["commit"], "git_dirty": git["dirty"], "git_diff_sha256": git["diff_sha256"]})
 
 
 def data_identity(spec: str) -> str:

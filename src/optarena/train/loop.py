@@ -236,7 +236,7 @@ class Trainer:
             "steps": self.step, "tokens": self.step * self.plan.batch_tokens,
             "config": self.cfg.to_dict(), "plan": self.plan.to_dict(),
             "data": {"kind": self.data.kind, **self.data.meta},
-            **environment(self.dist.world_size),
+            **environment(self.dist.world_size, self.out if self.dist.is_main else None),
             "started_at": previous.get("started_at", now()), "resumes": resumes,
         }
 

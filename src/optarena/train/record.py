@@ -10,7 +10,10 @@
     diverged_reason   which rule: "non-finite loss", "non-finite gradient", "non-finite parameters",
                       "loss ... above the threshold ...", "loss stuck at ln(V) ..."; null unless diverged
     steps, tokens     optimizer steps and training tokens done so far
-    git               commit of the optarena source tree and whether tracked files were modified
+    git               commit of the optarena source tree, whether tracked files were modified, and
+                      for a modified tree diff_sha256, the SHA-256 of `git diff HEAD --binary`, whose
+                      text is DIR/source.diff: `git checkout COMMIT && git apply source.diff` rebuilds
+                      the code the run ran (untracked files are not in it); all null outside a checkout
     versions          python, torch, numpy, optarena (+ CUDA/cuDNN when present)
     hardware          CPU model and cores, GPU names, world size
 
@@ -20,6 +23,7 @@ Rewritten atomically (optarena._files.atomic_write) at the start, at each checkp
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -36,6 +40,7 @@ import optarena
 from optarena._files import atomic_write
 
 FILENAME = "run.json"
+DIFF_FILENAME = "source.diff"  # beside run.json (a run) or results.db (a suite) when the tree is modified
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -59,26 +64,40 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def environment(world_size: int = 1) -> dict[str, Any]:
-    return {"git": git_state(), "versions": versions(), "hardware": hardware(world_size),
+def environment(world_size: int = 1, out: Path | None = None) -> dict[str, Any]:
+    """The run's context; with `out`, a modified tree's diff is written to out/source.diff."""
+    return {"git": git_state(out), "versions": versions(), "hardware": hardware(world_size),
             "command": sys.argv}
 
 
-def git_state() -> dict[str, Any]:
-    """The commit of the repository holding the optarena source, if it is one."""
-    src = Path(optarena.__file__).resolve().parent
+def git_state(out: Path | None = None, src: Path | None = None) -> dict[str, Any]:
+    """The commit of the git checkout holding the optarena source (`src`: this package), whether its
+    tracked files differ from it, and if they do the hash of that diff, written to out/source.diff
+    when `out` is given. All None where git is missing or the package is not tracked by a checkout
+    (an installed copy inside some other repository records nothing rather than that repository)."""
+    src = src or Path(optarena.__file__).resolve().parent
+    state: dict[str, Any] = {"commit": None, "dirty": None, "diff_sha256": None}
 
-    def git(*args: str) -> str | None:
+    def git(*args: str) -> bytes | None:
         try:
-            done = subprocess.run(["git", *args], cwd=src, capture_output=True, text=True, timeout=10)
+            done = subprocess.run(["git", *args], cwd=src, capture_output=True, timeout=30)
         except (OSError, subprocess.SubprocessError):
             return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        return done.stdout if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
+    if commit is None or git("ls-files", "--error-unmatch", "__init__.py") is None:
+        return state
     # Tracked files only: untracked run outputs beside the code would mark every run dirty.
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    diff = git("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff")
+    state.update(commit=commit.decode().strip(), dirty=None if diff is None else bool(diff))
+    if diff:
+        state["diff_sha256"] = hashlib.sha256(diff).hexdigest()
+        if out is not None:
+            atomic_write(Path(out) / DIFF_FILENAME, diff)  # bytes: --binary patches and any encoding
+    elif out is not None and diff is not None:  # clean now (a resume): an earlier process's diff is not this one's
+        (Path(out) / DIFF_FILENAME).unlink(missing_ok=True)
+    return state
 
 
 def versions() -> dict[str, Any]:
