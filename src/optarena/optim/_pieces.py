@@ -3,7 +3,7 @@
 Two kinds. Coefficient functions run on the host, in an optimizer's ``_coefficients(group, t)``: they
 turn the LR and the step into the update's scalars (None for a term that is off). Tensor functions work
 in place on lists of tensors with ``torch._foreach_*`` ops; a coefficient they take is a float on the
-eager path or a 0-d tensor on the compiled one (see base.py), so none of them branches on its value.
+eager path or a 0-d tensor on the fused one (see base.py), so none of them branches on its value.
 
 Legend: g gradient, p parameter, m first moment, v second moment, u update direction, t the step,
 bc_i = 1 − β_i^t the bias corrections.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-Scalar = float | torch.Tensor  # a coefficient: a Python number, or a 0-d tensor on the compiled path
+Scalar = float | torch.Tensor  # a coefficient: a Python number, or a 0-d tensor on the fused path
 
 
 # -- coefficients (host) -------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ to a bf16 parameter's dtype).
 Contract with subclasses: ``grads`` are read-only (they may be ``p.grad`` itself), ``params`` are updated
 in place, and every tensor of a list shares nothing with another. The tensors of one ``_update`` call
 share one step count (the shell groups them by step; they differ only when some parameters skipped
-steps). The coefficients in ``c`` are floats, or 0-d float64 tensors on the compiled path, so an update
+steps). The coefficients in ``c`` are floats, or 0-d float64 tensors on the fused path, so an update
 never branches on their values (HeavyBall's lesson: a changing LR then never recompiles; and, being
 computed on the host, the step's powers and roots are not recomputed inside the fused loop).
 
@@ -305,22 +305,30 @@ class ArenaOptimizer(Optimizer):
                                   state_dict["state"].get(pid, {}))
 
     def _check_state(self, owner: str, p: torch.Tensor, group: dict[str, Any], saved: dict[str, Any]) -> None:
+        """One parameter's saved state against what this optimizer would make for it: the buffers of
+        ``_init_state`` (run on a meta copy of ``p`` with a meta gradient, as at a first step, since
+        an ``_init_state`` may read it: SVRM's g_0 = g_1), and those an update makes itself, which a
+        subclass declares with ``_lazy_state_shapes(p, group) -> {key: shape}`` (Muon's momentum)."""
         if not saved:
             return
         fresh: dict[str, Any] = {"step": 0}
+        meta = torch.empty(p.shape, dtype=p.dtype, device="meta")
+        meta.grad = torch.empty_like(meta)
         try:
-            self._init_state(torch.empty(p.shape, dtype=p.dtype, device="meta"), fresh, group)
+            self._init_state(meta, fresh, group)
         except Exception:  # an _init_state the meta device cannot run: nothing to compare with
             return
-        keys, kept = set(saved) - {"step"}, set(fresh) - {"step"}
-        if keys and kept and keys != kept:  # (kept empty: state made elsewhere, as Muon's momentum)
+        want = {k: v.shape for k, v in fresh.items() if torch.is_tensor(v)}
+        lazy = getattr(self, "_lazy_state_shapes", None)
+        want.update({k: torch.Size(s) for k, s in (lazy(p, group) if lazy else {}).items()})
+        keys, kept = set(saved) - {"step"}, (set(fresh) | set(want)) - {"step"}
+        if keys and kept and keys != kept:  # (kept empty: state made elsewhere, nothing to compare)
             raise ValueError(f"{owner}: the saved state has {', '.join(sorted(keys))}; {type(self).__name__} "
                              f"keeps {', '.join(sorted(kept))}: a state_dict of another optimizer?")
         for key, value in saved.items():
-            want = fresh.get(key)
-            if torch.is_tensor(value) and torch.is_tensor(want) and value.shape != want.shape:
+            if torch.is_tensor(value) and key in want and value.shape != want[key]:
                 raise ValueError(f"{owner}: state {key!r} has shape {tuple(value.shape)}, expected "
-                                 f"{tuple(want.shape)}")
+                                 f"{tuple(want[key])}")
 
 
 def _check_real(owner: str, params: list[torch.Tensor]) -> None:

@@ -126,6 +126,11 @@ class Muon(ArenaOptimizer):
             state["exp_avg"] = self.zeros(p)
             state["exp_avg_sq"] = self.zeros(p)
 
+    def _lazy_state_shapes(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, torch.Size]:
+        """The state the update makes itself rather than _init_state (a Muon parameter's momentum,
+        see _muon_local), for load_state_dict's check of a saved state's keys and shapes."""
+        return {"momentum_buffer": p.shape} if _routes_to_muon(group, p) else {}
+
     def _scope(self, group: dict[str, Any]) -> str:
         # Newton–Schulz batches a group's same-shape matrices (and, distributed, deals them to ranks);
         # a group routed entirely to AdamW is elementwise.
