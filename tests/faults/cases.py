@@ -341,9 +341,6 @@ def drop_group(state: dict) -> None:
     state["param_groups"] = state["param_groups"][:1]
 
 
-BASELINE_GAP = ("optim: the torch.optim baselines (adam, adamw, rmsprop) keep torch's load_state_dict, "
-                "which checks nothing; wrap it with optarena's checks (optim/baselines.py)")
-
 OPTIMIZER_CASES = [
     api("optim/unknown-name", create("adamx"), ValueError, "unknown optimizer 'adamx'", "adamw"),
     api("optim/name-not-a-string", create(3), ValueError, "unknown optimizer 3"),
@@ -425,11 +422,29 @@ OPTIMIZER_CASES = [
         "expected an optimizer state_dict"),
     api("optim/load-lion-group-missing-betas", load_state("lion", lambda s: s["param_groups"][0].pop("betas") and None),
         ValueError, "lacks betas"),
-    *[api(f"optim/load-{n}-lr-negative", load_state(n, group("lr", -1.0)), ValueError, "load_state_dict", "lr=-1.0",
-          xfail=BASELINE_GAP)
-      for n in ("adamw", "rmsprop")],
+    # the torch.optim baselines: the same checks, through a load pre-hook (optim/baselines.py)
+    *[api(f"optim/load-{n}-lr-{label}", load_state(n, group("lr", v)), ValueError, f"{cls}.load_state_dict",
+          "param group 0", f"invalid lr={v!r}")
+      for n, cls in (("adamw", "AdamW"), ("adam", "Adam"), ("rmsprop", "RMSprop"))
+      for label, v in (("negative", -1.0), ("nan", float("nan")))],
+    api("optim/load-adamw-eps-zero", load_state("adamw", group("eps", 0.0)), ValueError, "AdamW.load_state_dict",
+        "invalid eps=0.0"),
+    api("optim/load-adamw-betas-one-value", load_state("adamw", group("betas", (0.9,))), ValueError,
+        "AdamW.load_state_dict", "betas=(0.9,)", "tuple of 2"),
     api("optim/load-adamw-state-of-another-optimizer", load_state("adamw", lambda s: None, source="lion"), ValueError,
-        "load_state_dict", xfail=BASELINE_GAP),
+        "AdamW.load_state_dict", "lacks eps", "another optimizer"),
+    api("optim/load-rmsprop-state-of-adamw", load_state("rmsprop", lambda s: None, source="adamw"), ValueError,
+        "RMSprop.load_state_dict", "lacks alpha, momentum", "another optimizer"),
+    api("optim/load-adam-buffer-of-rmsprop",
+        load_state("adam", lambda s: s["state"][0].update(square_avg=s["state"][0].pop("exp_avg_sq"))), ValueError,
+        "Adam.load_state_dict", "parameter 0", "the saved state has exp_avg, square_avg", "keeps exp_avg, exp_avg_sq"),
+    *[api(f"optim/load-{n}-wrong-state-shape", load_state(n, state_shape), ValueError, "load_state_dict",
+          "parameter 0 of shape (3, 4)", "(7, 7)", "expected (3, 4)")
+      for n in ("adamw", "rmsprop")],
+    api("optim/load-adamw-not-a-state-dict", load_state("adamw", lambda s: {}), ValueError,
+        "AdamW.load_state_dict", "expected an optimizer state_dict"),
+    api("optim/load-adamw-fewer-groups", load_state("adamw", drop_group), ValueError, "AdamW.load_state_dict",
+        "1 parameter groups"),
 ]
 
 
