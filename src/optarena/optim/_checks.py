@@ -43,8 +43,14 @@ def check_number(owner: str, name: str, value: Any, interval: Interval) -> None:
         raise ValueError(f"{owner}: invalid {name}={value!r}; expected a number in {interval}")
 
 
+def as_tuple(value: Any) -> Any:
+    """A constructor's sequence argument (betas) as a tuple, anything else as given, for the check to
+    report as the user wrote it: tuple("fast") would be ('f', 'a', 's', 't'), tuple(0.9) a TypeError."""
+    return tuple(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else value
+
+
 def check_betas(owner: str, value: Any, count: int, interval: Interval = UNIT, name: str = "betas") -> None:
-    if not isinstance(value, Sequence) or len(value) != count:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != count:
         raise ValueError(f"{owner}: invalid {name}={value!r}; expected a tuple of {count} numbers in {interval}")
     for i, beta in enumerate(value):
         check_number(owner, f"{name}[{i}]", beta, interval)

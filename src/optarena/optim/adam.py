@@ -46,7 +46,7 @@ class AdamFamily(ArenaOptimizer):
                  wd_schedule: str = "constant", omega: float = 4.0,
                  total_steps: int | None = None,
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=C.as_tuple(betas), eps=eps, weight_decay=weight_decay,
                         eps_style=eps_style, grams=grams, caution=caution, mask_norm=mask_norm,
                         wd_schedule=wd_schedule, omega=omega, total_steps=total_steps, state_dtype=state_dtype)
         super().__init__(params, defaults)

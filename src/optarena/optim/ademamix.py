@@ -56,7 +56,7 @@ class AdEMAMix(ArenaOptimizer):
                  weight_decay: float = 0.0, logtime: bool = False, kappa: float = 0.85, delta: float = 8.0,
                  omega: float = 4.0, total_steps: int | None = None,
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), alpha=alpha, alpha_warmup=alpha_warmup,
+        defaults = dict(lr=lr, betas=C.as_tuple(betas), alpha=alpha, alpha_warmup=alpha_warmup,
                         beta3_warmup=beta3_warmup, eps=eps, weight_decay=weight_decay, logtime=logtime,
                         kappa=kappa, delta=delta, omega=omega, total_steps=total_steps, state_dtype=state_dtype)
         super().__init__(params, defaults)

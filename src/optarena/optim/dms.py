@@ -51,7 +51,7 @@ class DMS(ArenaOptimizer):
                  alpha_base: float = 0.3, alpha_scale: float = 0.2, tau: float = 1.0,
                  clip: float | None = 1.0, weight_decay: float = 0.0,
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), alpha_base=alpha_base, alpha_scale=alpha_scale,
+        defaults = dict(lr=lr, betas=C.as_tuple(betas), alpha_base=alpha_base, alpha_scale=alpha_scale,
                         tau=tau, clip=clip, weight_decay=weight_decay, state_dtype=state_dtype)
         super().__init__(params, defaults)
 

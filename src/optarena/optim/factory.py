@@ -65,13 +65,27 @@ def create(name: str, params_or_model: nn.Module | Iterable[Any], *,
     if not isinstance(params_or_model, nn.Module):
         if roles:
             raise ValueError("role overrides need a model (nn.Module), not a list of parameters")
-        return check_groups(cls(params_or_model, **kwargs))
+        return check_groups(_build(cls, spec, params_or_model, kwargs))
     names = spec or argument_names(cls)
     decay_keys = [k for k in names.decay_keys if k in accepted]  # zeroed for the no-decay roles
     role_settings = _role_settings(spec, roles, accepted, decay_keys)
     groups = _build_groups(params_or_model, rules, role_settings, full,
                            [k for k in names.lr_keys if k in accepted], names.routing)
-    return check_groups(cls(groups, **kwargs))
+    return check_groups(_build(cls, spec, groups, kwargs))
+
+
+def _build(cls: type, spec: OptimizerSpec | None, params: Any, kwargs: dict[str, Any]) -> Optimizer:
+    """``cls(params, **kwargs)``, its errors named by the registry name the user gave where the class
+    has another name (AdamFamily serves grams and cautious-adamw, Lion cautious-lion): "grams: invalid
+    eps=0", not "AdamFamily: ...". A class given by path, or named as its entry (Lion for lion), keeps
+    its messages."""
+    try:
+        return cls(params, **kwargs)
+    except ValueError as e:
+        message, plain = str(e), lambda n: n.lower().replace("-", "").replace("_", "")
+        if spec is None or plain(spec.name) == plain(cls.__name__) or not message.startswith(cls.__name__):
+            raise
+        raise ValueError(spec.name + message[len(cls.__name__):]) from e
 
 
 def _role_settings(spec: OptimizerSpec | None, roles: Mapping[str, Mapping[str, Any]] | None,

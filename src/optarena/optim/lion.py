@@ -37,7 +37,7 @@ class Lion(ArenaOptimizer):
     def __init__(self, params: Any, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
                  weight_decay: float = 0.0, caution: bool = False, mask_norm: str = "count",
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, caution=caution,
+        defaults = dict(lr=lr, betas=C.as_tuple(betas), weight_decay=weight_decay, caution=caution,
                         mask_norm=mask_norm, state_dtype=state_dtype)
         super().__init__(params, defaults)
 

@@ -84,8 +84,8 @@ class Muon(ArenaOptimizer):
                  state_dtype: torch.dtype | str | None = None) -> None:
         defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, ns_dtype=ns_dtype,
                         weight_decay=weight_decay, adjust_lr=adjust_lr,
-                        ns_coefficients=tuple(ns_coefficients), adamw_lr=adamw_lr,
-                        adamw_betas=tuple(adamw_betas), adamw_eps=adamw_eps,
+                        ns_coefficients=C.as_tuple(ns_coefficients), adamw_lr=adamw_lr,
+                        adamw_betas=C.as_tuple(adamw_betas), adamw_eps=adamw_eps,
                         adamw_weight_decay=adamw_weight_decay, distributed=distributed, state_dtype=state_dtype)
         super().__init__(params, defaults)
 

@@ -46,7 +46,7 @@ class StableMomentum(ArenaOptimizer):
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.95),
                  eps: float = 1e-8, clip: float | None = 1.0, weight_decay: float = 0.0,
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, clip=clip, weight_decay=weight_decay, state_dtype=state_dtype)
+        defaults = dict(lr=lr, betas=C.as_tuple(betas), eps=eps, clip=clip, weight_decay=weight_decay, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
     def _check(self, owner: str, hp: dict[str, Any]) -> None:

@@ -49,7 +49,7 @@ class SVRM(ArenaOptimizer):
                  gamma: float = 0.3, eps: float = 1e-8, weight_decay: float = 0.1,
                  bias_correction: bool = False,
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, betas=tuple(betas), gamma=gamma, eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=C.as_tuple(betas), gamma=gamma, eps=eps, weight_decay=weight_decay,
                         bias_correction=bias_correction, state_dtype=state_dtype)
         super().__init__(params, defaults)
 
