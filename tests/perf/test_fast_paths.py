@@ -1,4 +1,4 @@
-"""The optimizers' fast paths compute the reference step: CPU pieces bitwise, the compiled update to
+"""The optimizers' fast paths compute the reference step: CPU chunks bitwise, the compiled update to
 rounding, without recompiling as the LR and the step change (optarena.optim.base)."""
 
 import pytest
@@ -6,10 +6,10 @@ import torch
 from torch._dynamo.utils import counters
 
 from optarena import optim
-from optarena.optim.base import ArenaOptimizer, _piece_limit
+from optarena.optim.base import ArenaOptimizer, _chunk_limit
 
 ARENA = [n for n in optim.names() if issubclass(optim.get_spec(n).resolve(), ArenaOptimizer)]
-# sizes around the piece size used below (128): smaller, larger, not multiples, several of one shape, 0-d
+# sizes around the chunk size used below (128): smaller, larger, not multiples, several of one shape, 0-d
 SHAPES = [(37, 29), (29,), (4, 5, 7), (300,), (1,), (64, 16), (64, 16), (128,), ()]
 
 
@@ -43,35 +43,35 @@ def state_tensors(params, opt):
     return [v for p in params for v in opt.state[p].values() if torch.is_tensor(v)]
 
 
-def set_pieces(numel):
+def set_chunks(numel):
     def configure(opt):
-        opt.cpu_piece_numel = numel
+        opt.cpu_chunk_numel = numel
     return configure
 
 
 @pytest.mark.parametrize("name", ARENA)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_cpu_pieces_equal_whole_lists_bitwise(name, dtype):
-    """Cutting the work into pieces (tensors cut into flat slices where the update is per coordinate)
-    runs the same ops on the same numbers. Pieces are multiples of 64 elements, as the default's are,
+def test_cpu_chunks_equal_whole_lists_bitwise(name, dtype):
+    """Cutting the work into chunks (tensors cut into flat slices where the update is per coordinate)
+    runs the same ops on the same numbers. Chunks are multiples of 64 elements, as the default's are,
     so the vectorised loops' scalar tails fall on the same elements."""
-    whole = trajectory(name, dtype, skip=(1, 2), configure=set_pieces(None))
-    pieces = trajectory(name, dtype, skip=(1, 2), configure=set_pieces(128))
-    for x, y in zip(whole[0] + state_tensors(*whole), pieces[0] + state_tensors(*pieces)):
+    whole = trajectory(name, dtype, skip=(1, 2), configure=set_chunks(None))
+    chunks = trajectory(name, dtype, skip=(1, 2), configure=set_chunks(128))
+    for x, y in zip(whole[0] + state_tensors(*whole), chunks[0] + state_tensors(*chunks)):
         assert torch.equal(x, y)
 
 
-def test_default_piece_size_cuts_a_large_tensor():
-    """The default CPU path really splits: a tensor of scope-"coordinate" AdamW larger than a piece is
+def test_default_chunk_size_cuts_a_large_tensor():
+    """The default CPU path really splits: a tensor of scope-"coordinate" AdamW larger than a chunk is
     updated through slices, and still matches the whole-list update bitwise."""
-    n = ArenaOptimizer.cpu_piece_numel
+    n = ArenaOptimizer.cpu_chunk_numel
     assert n % 64 == 0
-    limit = _piece_limit(n)  # elements per piece at this torch thread count
+    limit = _chunk_limit(n)  # elements per chunk at this torch thread count
     results = []
-    for piece in (n, None):
+    for chunk in (n, None):
         p = torch.linspace(-1, 1, 2 * limit + 5).requires_grad_()
         opt = optim.create("adamw-logtime-wd", [p], lr=1e-2, total_steps=10)
-        opt.cpu_piece_numel = piece
+        opt.cpu_chunk_numel = chunk
         for t in range(3):
             p.grad = torch.sin(torch.arange(p.numel()) * (t + 1.0))
             opt.step()
@@ -134,7 +134,7 @@ def test_fused_step_equals_eager_fp32():
 
 def test_fused_step_with_bf16_state_tracks_eager():
     """bf16 state on the fused path: widened around the fused update, rounded back the same way
-    (the random bits are drawn in another order than the eager CPU pieces', hence bf16 tolerances)."""
+    (the random bits are drawn in another order than the eager CPU chunks', hence bf16 tolerances)."""
     eager = trajectory("grams", torch.float32, steps=3, state_dtype="bfloat16")
     fused = trajectory("grams", torch.float32, steps=3, state_dtype="bfloat16",
                        configure=lambda opt: opt.fuse())
@@ -188,7 +188,7 @@ def _kernels_per_step(name, num_tensors):
 @pytest.mark.parametrize("name", ["adamw-logtime-wd", "cautious-adamw"])
 def test_fused_step_kernel_count_does_not_grow_with_the_number_of_tensors(name):
     """The fused step's kernels and dispatched ops: as many for 16 tensors as for 4 (horizontal fusion),
-    where the eager foreach step dispatches a chain per tensor list piece."""
+    where the eager foreach step dispatches a chain per tensor list chunk."""
     kernels4, events4 = _kernels_per_step(name, 4)
     kernels16, events16 = _kernels_per_step(name, 16)
     assert 1 <= kernels4 == kernels16 <= 3

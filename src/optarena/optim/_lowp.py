@@ -4,7 +4,7 @@ Every :class:`~optarena.optim.base.ArenaOptimizer` accepts ``state_dtype`` (per 
 a role override can set it for some parameters only): ``None`` keeps the default (fp32 state for
 low-precision parameters, else the parameter's dtype) and ``"bfloat16"`` halves the state's memory.
 The update itself still runs in the working precision (fp32, or fp64 for fp64 parameters): the shell
-widens a piece of bf16 state to working copies, runs the algorithm on them, and writes them back.
+widens a chunk of bf16 state to working copies, runs the algorithm on them, and writes them back.
 
 The write-back rounds **stochastically** (unbiased: E[round(x)] = x). Round-to-nearest would stall
 the slow EMAs: with β2 = 0.999 an EMA moves by 0.001·(x − v) per step, which is less than half a

@@ -18,7 +18,7 @@ An optimizer here is four small methods on top of this class, and optionally a f
 The shell does the rest once: closure handling, refusal of sparse gradients and complex parameters,
 the per-parameter step count, low-precision parameters (the update runs on fp32 working copies and is
 written back, so bf16 weights get fp32 state and fp32 arithmetic), bf16 *state* on request (the group
-option ``state_dtype``, see :mod:`._lowp`: widened to fp32 per piece, written back with stochastic
+option ``state_dtype``, see :mod:`._lowp`: widened to fp32 per chunk, written back with stochastic
 rounding), and a ``load_state_dict`` that keeps each state tensor's dtype (torch would cast fp32 state
 to a bf16 parameter's dtype).
 
@@ -54,7 +54,7 @@ Two fast paths (docs/results/perf_cpu.md has the measurements):
 
   Numbers equal the eager step up to inductor's reassociation (the reference tests run on both).
 
-* On CPU, the eager ``_update`` runs on pieces of about ``cpu_piece_numel`` elements per torch thread:
+* On CPU, the eager ``_update`` runs on chunks of about ``cpu_chunk_numel`` elements per torch thread:
   a list of small tensors, a large tensor alone, or, with scope "coordinate", flat slices of a large
   tensor with the matching slices of its state. A foreach chain's intermediates then stay in the L2
   cache instead of streaming whole-model temporaries through DRAM. The same ops on the same numbers:
@@ -79,9 +79,9 @@ from ._lowp import default_state_dtype
 Lists = tuple[list[torch.Tensor], list[torch.Tensor], list[dict[str, Any]]]
 Update = Callable[[dict[str, Any], dict[str, Any], list[torch.Tensor], list[torch.Tensor], list[dict[str, Any]]], None]
 
-# Elements per piece when bf16 state is widened on a GPU: the fp32 working copies then stay a bounded
+# Elements per chunk when bf16 state is widened on a GPU: the fp32 working copies then stay a bounded
 # transient (64 MiB per buffer) instead of a whole fp32 copy of the state.
-_LOWP_GPU_PIECE = 1 << 24
+_LOWP_GPU_CHUNK = 1 << 24
 
 
 class ArenaOptimizer(Optimizer):
@@ -90,10 +90,10 @@ class ArenaOptimizer(Optimizer):
     # Log-time methods read the schedule factor s(t) = group['lr'] / group['peak_lr'], as the authors'
     # code does with the constructor LR; the peak is recorded per group when the group is added.
     records_peak_lr = False
-    # Elements of a CPU piece per torch thread (each op splits a piece across the threads): 1 MiB of
+    # Elements of a CPU chunk per torch thread (each op splits a chunk across the threads): 1 MiB of
     # fp32, so that a chain's few live temporaries fit a 1-2 MiB L2 cache, yet large enough that the
     # per-op dispatch cost (~µs) stays small. None: whole lists on CPU too.
-    cpu_piece_numel: int | None = 1 << 18
+    cpu_chunk_numel: int | None = 1 << 18
     _fused: dict[int, Callable[..., None] | None] | None = None  # group index -> its fused step, None if it failed
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
@@ -158,11 +158,11 @@ class ArenaOptimizer(Optimizer):
             lists = ([work[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
             limit = None
             if scope != "list" and work[0].device.type == "cpu":
-                limit = _piece_limit(self.cpu_piece_numel)
+                limit = _chunk_limit(self.cpu_chunk_numel)
             elif scope != "list" and low:
-                limit = _LOWP_GPU_PIECE
-            for piece in _pieces(*lists, limit, split=scope == "coordinate"):
-                self._run(self._update, group, c, *piece)
+                limit = _LOWP_GPU_CHUNK
+            for chunk in _chunks(*lists, limit, split=scope == "coordinate"):
+                self._run(self._update, group, c, *chunk)
         for p, w in zip(params, work):
             if w is not p:
                 p.copy_(w)
@@ -346,7 +346,7 @@ def _low_precision(dtype: torch.dtype | None) -> bool:
     return dtype is not None and dtype not in _WORKING_DTYPES
 
 
-def _piece_limit(per_thread: int | None) -> int | None:
+def _chunk_limit(per_thread: int | None) -> int | None:
     return None if per_thread is None else per_thread * torch.get_num_threads()
 
 
@@ -358,9 +358,9 @@ def _indices_by_step(states: list[dict[str, Any]]) -> list[list[int]]:
     return list(by_step.values())
 
 
-def _pieces(params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+def _chunks(params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
             limit: int | None, split: bool) -> Iterator[Lists]:
-    """The lists cut into pieces of about ``limit`` elements (whole when None); ``split`` allows cutting
+    """The lists cut into chunks of about ``limit`` elements (whole when None); ``split`` allows cutting
     a tensor into flat slices, its state buffers sliced alike."""
     if limit is None:
         yield params, grads, states
