@@ -12,6 +12,7 @@ bc_i = 1 − β_i^t the bias corrections.
 from __future__ import annotations
 
 import torch
+from torch.distributed.tensor import DTensor
 
 Scalar = float | torch.Tensor  # a coefficient: a Python number, or a 0-d tensor on the fused path
 
@@ -130,6 +131,16 @@ def pow_(xs: list[torch.Tensor], exponent: float) -> None:
             x.copy_(torch.exp2(torch.log2(x) * exponent))
     else:
         torch._foreach_pow_(xs, exponent)
+
+
+def copy_(dst: list[torch.Tensor], src: list[torch.Tensor]) -> None:
+    """dst ← src; tensor by tensor for FSDP2's sharded DTensors, which have no sharding rule for the
+    foreach copy (torch 2.13). A copy is exact either way."""
+    if any(isinstance(x, DTensor) for x in dst):
+        for d, x in zip(dst, src):
+            d.copy_(x)
+    else:
+        torch._foreach_copy_(dst, src)
 
 
 def decay_(params: list[torch.Tensor], factor: Scalar | None) -> None:

@@ -47,7 +47,8 @@ Two fast paths (docs/results/perf_cpu.md has the measurements):
     group compiles under a code object of its own, so many groups never meet dynamo's recompile limit.
   - It falls back to the eager step, for that group and step only, where a graph would not apply or
     would recompile: some parameter without a gradient this step, parameters at different step counts,
-    tensors on several devices, and scope "list" (Muon's Newton–Schulz groups stay eager).
+    tensors on several devices, FSDP2's sharded DTensor parameters (whose elementwise updates run
+    per shard eagerly), and scope "list" (Muon's Newton–Schulz groups stay eager).
   - bf16 state is widened around the fused call and rounded back as on the eager path.
   - The price is compile time, once per process and group, growing with the number of tensors
     (inductor's on-disk cache makes a second process much cheaper): measured in perf_cpu.md.
@@ -70,6 +71,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
+from torch.distributed.tensor import DTensor
 from torch.optim import Optimizer
 
 from ._lowp import ROUNDING_SEED, Widened, parse_state_dtype
@@ -157,7 +159,7 @@ class ArenaOptimizer(Optimizer):
             c = self._coefficients(group, states[idx[0]]["step"])
             lists = ([work[i] for i in idx], [grads[i] for i in idx], [states[i] for i in idx])
             limit = None
-            if scope != "list" and work[0].device.type == "cpu":
+            if scope != "list" and work[0].device.type == "cpu" and not _sharded(work):
                 limit = _chunk_limit(self.cpu_chunk_numel)
             elif scope != "list" and low:
                 limit = _LOWP_GPU_CHUNK
@@ -218,7 +220,8 @@ class ArenaOptimizer(Optimizer):
         # (a subset of the tensors, several step counts), this step runs eagerly instead.
         return (self._fused is not None and self._fused.get(index, True) is not None  # None: it failed
                 and scope != "list" and len(by_step) == 1
-                and len(params) == len(group["params"]) and len({w.device for w in work}) == 1)
+                and len(params) == len(group["params"]) and len({w.device for w in work}) == 1
+                and not _sharded(work))
 
     def _step_fused(self, index: int, group: dict[str, Any], work: list[torch.Tensor],
                     grads: list[torch.Tensor], states: list[dict[str, Any]]) -> bool:
@@ -340,6 +343,12 @@ def _check_real(owner: str, params: list[torch.Tensor]) -> None:
                 f"{owner}: optarena optimizers do not support complex parameters (parameter {i} of shape "
                 f"{tuple(p.shape)}, dtype {str(p.dtype).removeprefix('torch.')}); store it as a real tensor "
                 "with torch.view_as_real and view it as complex in the forward pass (torch.view_as_complex)")
+
+
+def _sharded(tensors: list[torch.Tensor]) -> bool:
+    """FSDP2's DTensor parameters: their updates run whole (a DTensor is not cut into flat chunks) and
+    eager (the fused graph is not traced over DTensors)."""
+    return any(isinstance(x, DTensor) for x in tensors)
 
 
 def _low_precision(dtype: torch.dtype | None) -> bool:

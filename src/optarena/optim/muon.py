@@ -59,6 +59,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.distributed.tensor import DTensor, distribute_tensor
 
 from . import _checks as C
 from . import _pieces as P
@@ -153,7 +154,9 @@ class Muon(ArenaOptimizer):
 
     # -- Muon ----------------------------------------------------------------------------------------
     def _muon(self, group, c, params, grads, states) -> None:
-        world = _world(group["distributed"])
+        # FSDP2's sharded parameters (DTensors): each rank orthogonalises the whole matrices itself
+        # (_muon_local gathers them), so the round-robin dealing of replicated parameters is off.
+        world = None if any(isinstance(p, DTensor) for p in params) else _world(group["distributed"])
         if world is None:
             self._muon_local(group, c, params, grads, states)
             return
@@ -178,13 +181,14 @@ class Muon(ArenaOptimizer):
         for i, x in enumerate(u):
             by_shape.setdefault(matrix_shape(x.shape), []).append(i)
         for (rows, cols), idx in by_shape.items():
-            mats = [as_matrices(u[i]) for i in idx]
+            mats = [as_matrices(_whole(u[i])) for i in idx]
             dtype = ns_dtype(group["ns_dtype"], mats[0].device)
             U_NRC = torch.cat([x.to(dtype) for x in mats])
             O_NRC = newton_schulz(U_NRC, group["ns_steps"], group["ns_coefficients"], dtype)
             sizes = [x.shape[0] for x in mats]
             # bf16 → fp32/fp64 is exact; the lr and scale are then applied in the parameter's precision
-            outs = [o.reshape(params[i].shape).to(params[i].dtype) for i, o in zip(idx, O_NRC.split(sizes))]
+            outs = [_like(params[i], o.reshape(params[i].shape).to(params[i].dtype))
+                    for i, o in zip(idx, O_NRC.split(sizes))]
             scale = lr_scale(group["adjust_lr"], rows, cols)
             torch._foreach_add_([params[i] for i in idx], outs, alpha=-c["lr"] * scale)
 
@@ -198,10 +202,10 @@ class Muon(ArenaOptimizer):
         had a gradient (the module docstring's assumption)."""
         for group in self.param_groups:
             world = _world(group["distributed"])
-            if world is None:
+            params = [p for p in group["params"] if _routes_to_muon(group, p)]
+            if world is None or any(isinstance(p, DTensor) for p in params):  # FSDP2: nothing dealt
                 continue
             rank, size = world
-            params = [p for p in group["params"] if _routes_to_muon(group, p)]
             dtype = group["state_dtype"]
             for p, owner in zip(params, _owners(params, size)):
                 state = self.state[p]
@@ -218,6 +222,20 @@ class Muon(ArenaOptimizer):
         v = [s["exp_avg_sq"] for s in states]
         P.adam_moments_(m, v, grads, group["adamw_betas"])
         P.addcdiv_(params, m, P.adam_denominator(v, c["adamw_eps"]), c["adamw_step"])
+
+
+def _whole(x: torch.Tensor) -> torch.Tensor:
+    """The whole matrix of a sharded (FSDP2 DTensor) update: an all-gather, the bytes of one more
+    parameter all-gather per Muon matrix and step; every rank then runs the same Newton–Schulz."""
+    return x.full_tensor() if isinstance(x, DTensor) else x
+
+
+def _like(p: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+    """``full`` sharded like ``p`` when p is a DTensor: each rank keeps its own slice (no communication:
+    every rank holds the same whole result)."""
+    if not isinstance(p, DTensor):
+        return full
+    return distribute_tensor(full, p.device_mesh, p.placements, src_data_rank=None)
 
 
 def _routes_to_muon(group: dict[str, Any], p: torch.Tensor) -> bool:

@@ -88,5 +88,5 @@ class SVRM(ArenaOptimizer):
         g_vr = torch._foreach_lerp(g_prev, grads, 1.0 + k)
         P.ema_(m, g_vr, 1.0 - beta1)
         P.ema_sq_(v, grads, beta2)
-        torch._foreach_copy_(g_prev, grads)
+        P.copy_(g_prev, grads)
         P.addcdiv_(params, m, P.adam_denominator(v, c["eps"]), c["step"])

@@ -38,9 +38,15 @@ class Parts:
 
 def build(cfg: TrainConfig, plan: Plan, data: DataSource, dist: Dist) -> Parts:
     model = make_model(plan, cfg.run.seed).to(dist.device)
+    sharded = dist.enabled and cfg.run.parallel == "fsdp"
+    autocast = autocast_for(cfg.run.dtype, dist.device)
+    if sharded:
+        bf16 = autocast is not contextlib.nullcontext
+        shard(model, bf16)
+        autocast = contextlib.nullcontext  # FSDP2's policy casts the weights for compute
     compiled = torch.compile(model) if cfg.run.compile else model
     train_model = compiled
-    if dist.enabled:
+    if dist.enabled and not sharded:
         train_model = DDP(compiled, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
     optimizer = make_optimizer(cfg, model, plan.total_steps)
     if isinstance(optimizer, ArenaOptimizer) and fuse_pays(cfg.optim.fused, model, plan.total_steps, dist.device):
@@ -55,7 +61,21 @@ def build(cfg: TrainConfig, plan: Plan, data: DataSource, dist: Dist) -> Parts:
                                   rank=dist.rank, world_size=dist.world_size)
 
     return Parts(model, train_model, compiled, optimizer, scheduler, loader,
-                 val(cfg.log.eval_tokens), val(cfg.log.final_eval_tokens), autocast_for(cfg.run.dtype, dist.device))
+                 val(cfg.log.eval_tokens), val(cfg.log.final_eval_tokens), autocast)
+
+
+def shard(model: Transformer, bf16: bool) -> None:
+    """FSDP2 (torch.distributed.fsdp.fully_shard): every decoder block, then the root (embedding, final
+    norm, head), each a unit whose parameters are all-gathered for its forward and backward and whose
+    gradients are reduce-scattered; the parameters become DTensors sharded on dim 0 across the ranks.
+    With bf16, compute runs on bf16 copies of the fp32 master weights and gradients are reduced in fp32."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
+    kw = {"mp_policy": policy} if policy is not None else {}
+    for block in model.layers:
+        fully_shard(block, **kw)
+    fully_shard(model, **kw)
 
 
 def make_model(plan: Plan, seed: int) -> Transformer:

@@ -7,7 +7,10 @@ resolved config that made it.
 It is written to a temporary file in the same directory and moved over the old one with
 os.replace (optarena._files.atomic_write), so a crash leaves either the previous checkpoint or the
 new one, never half of one.
-Only rank 0 writes; every rank reads it back. The file holds tensors and plain Python values only,
+Only rank 0 writes; every rank reads it back. Under FSDP2 (run.parallel "fsdp") the model and
+optimizer state are first gathered whole to rank 0 (:func:`gather_sharded`) and each rank keeps its
+shards on resume (:func:`load_sharded`); the file records "parallel": "fsdp", because its optimizer
+state is keyed by parameter name, and a resume under the other mode is refused. The file holds tensors and plain Python values only,
 so it loads with `torch.load(weights_only=True)`.
 """
 
@@ -28,6 +31,29 @@ FILENAME = "checkpoint.pt"
 # optim.fused (absent from checkpoints older than it).
 FIXED_SECTIONS = ("model", "data", "optim", "schedule", "budget")
 FREE_KEYS = (("data", "micro_batch"), ("optim", "fused"))  # fused: a speed path, equal to rounding
+
+
+def gather_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """An FSDP2 model's and optimizer's whole state (a collective: every rank calls it; rank 0 gets
+    the values, moved to the CPU): the same model keys as an unsharded model's, the optimizer's state
+    keyed by parameter name (torch.distributed.checkpoint.state_dict's full form)."""
+    from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
+                                                         get_optimizer_state_dict)
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return (get_model_state_dict(model, options=options),
+            get_optimizer_state_dict(model, optimizer, options=options))
+
+
+def load_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer, model_state: dict,
+                 optimizer_state: dict) -> None:
+    """The inverse of :func:`gather_sharded`: every rank holds the whole checkpoint and keeps its shards."""
+    from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
+                                                         set_optimizer_state_dict)
+
+    options = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, model_state, options=options)
+    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
 
 
 def path_in(out: str | Path) -> Path:

@@ -37,6 +37,7 @@ from optarena._text import did_you_mean
 SCHEDULES = ("cosine", "linear", "wsd", "constant")
 BUDGET_COUNTS = ("total", "non_embedding")
 DTYPES = ("auto", "float32", "bfloat16")
+PARALLEL = ("ddp", "fsdp")
 FUSED = ("auto", "on", "off")
 PROGRESS = ("auto", "bar", "lines", "off")
 
@@ -153,6 +154,9 @@ class RunSection(_Section):
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:N"
     dtype: str = "auto"  # "auto": bf16 autocast on CUDA, float32 on CPU; or "float32", "bfloat16"
     compile: bool = False  # torch.compile the model
+    parallel: str = "ddp"  # under torchrun: "ddp" (replicated weights) or "fsdp" (FSDP2 fully_shard: each
+    #                        decoder block and the root sharded across ranks; bf16 compute with fp32
+    #                        master weights when the dtype resolves to bf16)
     resume: bool = False  # continue from out/checkpoint.pt when it exists (else start afresh)
     dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for a stalled peer in a
     #                                collective before the run fails (torch's default is 30 min)
@@ -163,6 +167,7 @@ class RunSection(_Section):
         if not self.dist_timeout_s > 0:
             raise ValueError(f"run.dist_timeout_s must be > 0 seconds, got {self.dist_timeout_s}")
         _one_of("run.dtype", self.dtype, DTYPES)
+        _one_of("run.parallel", self.parallel, PARALLEL)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"run.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 

@@ -27,11 +27,26 @@ def evaluate(model: nn.Module, val: ValidationSet, dist: Dist,
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # (loss sum, token count)
     was_training = model.training
     model.eval()
+    batches = 0
     for x_BT, y_BT in val:
         with autocast():
             loss = model(x_BT.to(device), y_BT.to(device))
         sums[0] += loss.double() * y_BT.numel()
         sums[1] += y_BT.numel()
+        batches += 1
+    if _is_sharded(model):
+        # FSDP2's forward is a collective (it all-gathers each unit's weights): a rank whose share of
+        # the last batch is empty still runs as many forwards as the others, on one unscored sequence.
+        for _ in range(len(range(0, val.num_seqs, val.batch_size)) - batches):
+            with autocast():
+                model(torch.zeros(1, val.seq_len, dtype=torch.long, device=device),
+                      torch.zeros(1, val.seq_len, dtype=torch.long, device=device))
     model.train(was_training)
     all_reduce_sum(sums, dist)
     return (sums[0] / sums[1]).item()
+
+
+def _is_sharded(model: nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(getattr(model, "_orig_mod", model), FSDPModule)  # _orig_mod: under torch.compile

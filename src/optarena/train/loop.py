@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.distributed.fsdp import FSDPModule
+from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from optarena._proc import pid_alive
@@ -148,12 +150,14 @@ class Trainer:
             # DDP all-reduces gradients on the last micro-step only.
             last = i == len(micro) - 1
             ddp_wait = isinstance(p.train_model, DDP) and not last
+            if isinstance(p.model, FSDPModule):  # FSDP2: reduce-scatter on the last micro-step only
+                p.model.set_requires_gradient_sync(last)
             with p.train_model.no_sync() if ddp_wait else contextlib.nullcontext():
                 with p.autocast():
                     loss = p.train_model(x_bT.to(device), y_bT.to(device))
                 (loss / plan.accum_steps).backward()
             loss_sum += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), self.max_norm).item()
+        grad_norm = _scalar(torch.nn.utils.clip_grad_norm_(p.model.parameters(), self.max_norm))
         lr = self.cfg.optim.lr * p.scheduler.lr_lambdas[0](p.scheduler.last_epoch)  # peak LR x s(t)
         loss_mean = all_reduce_mean(loss_sum / plan.accum_steps, self.dist).item()
         reason = self.guard.check(loss_mean, grad_norm)
@@ -167,7 +171,7 @@ class Trainer:
         """max |w| over the model: non-finite exactly when a weight is (an L2 norm would overflow
         to inf for finite ±1e30 weights); one reduction per tensor and one host sync."""
         norms = torch._foreach_norm([p.detach() for p in self.parts.model.parameters()], ord=math.inf)
-        return torch.stack([n.float() for n in norms]).max().item()
+        return torch.stack([_full(n).float() for n in norms]).max().item()
 
     def _log(self, loss: float, grad_norm: float, lr: float, meter: _Meter, evals: bool) -> None:
         entry = {"step": self.step, "tokens": self.step * self.plan.batch_tokens, "train_loss": loss,
@@ -201,14 +205,21 @@ class Trainer:
     # -- checkpoints and the record -----------------------------------------------------------------
     def _save(self) -> None:
         p = self.parts
-        gather = getattr(p.optimizer, "gather_state", None)
-        if self.dist.enabled and gather is not None:  # sharded state (Muon's momentum): whole on rank 0
-            gather()
+        sharded = isinstance(p.model, FSDPModule)
+        if sharded:  # FSDP2: every rank takes part in gathering the whole state to rank 0
+            model_state, optimizer_state = checkpoint.gather_sharded(p.model, p.optimizer)
+        else:
+            gather = getattr(p.optimizer, "gather_state", None)
+            if self.dist.enabled and gather is not None:  # sharded state (Muon's momentum): whole on rank 0
+                gather()
         if not self.dist.is_main:
             return
+        if not sharded:
+            model_state, optimizer_state = p.model.state_dict(), p.optimizer.state_dict()
         checkpoint.save(checkpoint.path_in(self.out), {
-            "step": self.step, "config": self.cfg.to_dict(), "model": p.model.state_dict(),
-            "optimizer": p.optimizer.state_dict(), "scheduler": p.scheduler.state_dict(),
+            "step": self.step, "config": self.cfg.to_dict(), "model": model_state,
+            **({"parallel": "fsdp"} if sharded else {}),
+            "optimizer": optimizer_state, "scheduler": p.scheduler.state_dict(),
             "loader": p.loader.state_dict(), "rng": checkpoint.rng_state(),
             "divergence": self.guard.state_dict(), "elapsed_s": self._elapsed(), "history": self.history,
         })
@@ -218,8 +229,16 @@ class Trainer:
         state = checkpoint.load(path, self.dist.device)
         checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
         p = self.parts
-        p.model.load_state_dict(state["model"])
-        p.optimizer.load_state_dict(state["optimizer"])
+        sharded = isinstance(p.model, FSDPModule)
+        if (state.get("parallel") == "fsdp") != sharded:
+            saved = "FSDP2 (run.parallel 'fsdp')" if state.get("parallel") == "fsdp" else "unsharded"
+            raise ValueError(f"cannot resume {path}: its state was saved {saved}, this run is "
+                             f"{'sharded' if sharded else 'not sharded'}: resume with the run.parallel it ran with")
+        if sharded:
+            checkpoint.load_sharded(p.model, p.optimizer, state["model"], state["optimizer"])
+        else:
+            p.model.load_state_dict(state["model"])
+            p.optimizer.load_state_dict(state["optimizer"])
         p.scheduler.load_state_dict(state["scheduler"])
         p.loader.load_state_dict(state["loader"])
         checkpoint.set_rng_state(state["rng"])
@@ -330,3 +349,12 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """A DTensor's whole value (FSDP2: a norm over a sharded tensor is a partial one per rank)."""
+    return t.full_tensor() if isinstance(t, DTensor) else t
+
+
+def _scalar(t: torch.Tensor) -> float:
+    return _full(t).item()
