@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-
-from optarena.cli import usage_error
+import sys
 
 
 def register(sub) -> None:
@@ -37,7 +36,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         meta = prepare(args.inputs, args.out, tokenizer=args.tokenizer, val_fraction=args.val_fraction,
                        shard_tokens=args.shard_tokens, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as e:
-        return usage_error("data prepare", e)
+        print(f"optarena data prepare: error: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(meta, indent=2))
     return 0
 
@@ -48,7 +48,8 @@ def run_embedded(args: argparse.Namespace) -> int:
     try:
         path = ensure_embedded(args.cache_dir, tokenizer=args.tokenizer)
     except ValueError as e:
-        return usage_error("data embedded", e)
+        print(f"optarena data embedded: error: {e}", file=sys.stderr)
+        return 2
     print(path)
     print((path / "meta.json").read_text().strip())
     return 0
