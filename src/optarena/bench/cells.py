@@ -57,6 +57,23 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Mirrors:
+    """The metrics mirrors ``optarena bench --tensorboard / --wandb [PROJECT]`` turns on in every cell,
+    besides any the suite's [train] turns on. They are how the runs are watched, not what they compute,
+    so they stay out of the suite's settings: a suite resumes with or without them."""
+
+    tensorboard: bool = False
+    wandb_project: str | None = None  # the W&B project; None: no W&B unless the suite's [train] says so
+
+
+def wandb_group(suite: str, root: Path) -> str:
+    """The W&B group of a suite's cells: the suite's name and its results directory, so two runs of one
+    suite into two directories are two groups; the directory's tail where W&B's 128 characters end."""
+    where, room = str(root.resolve()), 128 - len(suite) - 1
+    return f"{suite}@{where if len(where) <= room else '…' + where[len(where) - room + 1:]}"[:128]
+
+
+@dataclass(frozen=True)
 class Cell:
     group: Group
     lr_mult: float
@@ -92,13 +109,27 @@ class Cell:
                       f"{g.model}_{g.variant.name}_lr{self.lr:.4g}_s{self.seed}_t{g.tokens}{moved}")
         return root / "runs" / f"{slug}_{hashlib.sha1(self.key.encode()).hexdigest()[:8]}"
 
-    def overrides(self, suite: Suite, out: Path) -> list[tuple[str, Any]]:
-        """TrainConfig overrides of this run: the suite's [train], its row's `train`, then what the cell fixes."""
+    def overrides(self, suite: Suite, root: Path, mirrors: Mirrors | None = None) -> list[tuple[str, Any]]:
+        """TrainConfig overrides of this run, whose suite writes into ``root``: the suite's [train], its
+        row's `train`, then what the cell fixes, the metrics mirrors ``mirrors`` turns on and where
+        every mirror writes (:meth:`mirror_overrides`)."""
         g = self.group
         return [*suite.train, *g.variant.train, ("model.preset", g.model), ("data.source", g.data),
                 ("optim.name", g.variant.optimizer), ("optim.lr", self.lr), ("optim.hp", self.hp()),
-                ("budget.tokens", g.tokens), ("run.seed", self.seed), ("run.out", str(out)),
-                ("run.resume", True), ("log.progress", "off")]
+                ("budget.tokens", g.tokens), ("run.seed", self.seed), ("run.out", str(self.out_dir(root))),
+                ("run.resume", True), ("log.progress", "off"), *self.mirror_overrides(suite, root, mirrors)]
+
+    def mirror_overrides(self, suite: Suite, root: Path, mirrors: Mirrors | None = None) -> list[tuple[str, Any]]:
+        """Every cell of a suite mirrors its metrics into one place, whether ``mirrors`` (``optarena bench
+        --tensorboard / --wandb``) or the suite's [train] turns the mirrors on: TensorBoard into
+        ROOT/tensorboard/<the cell's directory name>, so ``tensorboard --logdir ROOT/tensorboard`` shows
+        the cells side by side; W&B into one group, the suite's name and ``root`` (:func:`wandb_group`),
+        the run named by the cell's key, with the cell's settings as its config."""
+        m = mirrors or Mirrors()
+        return [*((("log.tensorboard", True),) if m.tensorboard else ()),
+                *((("log.wandb", True), ("log.wandb_project", m.wandb_project)) if m.wandb_project else ()),
+                ("log.tensorboard_dir", str(root / "tensorboard" / self.out_dir(root).name)),
+                ("log.wandb_group", wandb_group(suite.name, root)), ("log.wandb_name", self.key)]
 
     def label(self) -> str:
         g = self.group

@@ -31,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TextIO
 
-from .cells import Cell, Group, data_info, resolve_groups
+from .cells import Cell, Group, Mirrors, data_info, resolve_groups
 from .db import ResultsDB, db_path, dumps
 from .progress import SuiteProgress
 from .suite import Suite
@@ -55,8 +55,9 @@ class SuiteOutcome:
 
 def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1, train_fn: TrainFn = run_cell,
               keep_checkpoints: bool = False, stream: TextIO | None | str = "stdout",
-              heartbeat_s: float = 60.0) -> SuiteOutcome:
+              heartbeat_s: float = 60.0, mirrors: Mirrors | None = None) -> SuiteOutcome:
     out = Path(out)
+    require_suite_mirrors(suite, mirrors)
     groups = resolve_groups(suite, data_info(suite.data))
     db = open_results(out)
     try:
@@ -68,7 +69,8 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
         progress = SuiteProgress(sys.stdout if stream == "stdout" else stream)  # stdout as it is now
         if stale:
             progress.say(f"{len(stale)} cell(s) left running by a dead process: running them again")
-        runner = _Runner(suite, groups, db, out, jobs, threads, train_fn, keep_checkpoints, progress, heartbeat_s)
+        runner = _Runner(suite, groups, db, out, jobs, threads, train_fn, keep_checkpoints, progress, heartbeat_s,
+                         mirrors or Mirrors())
         return runner.run()
     finally:
         db.close()
@@ -91,6 +93,16 @@ def open_results(out: Path) -> ResultsDB:
 def _unreadable(path: Path, e: Exception) -> str:
     return (f"{path} is not a readable results database ({e}); move it away to start the suite afresh, "
             "or pass another --out")
+
+
+def require_suite_mirrors(suite: Suite, mirrors: Mirrors | None) -> None:
+    """A metrics mirror the suite's cells would write (``mirrors``, or the suite's [train]) whose package
+    is missing is one ValueError before any cell runs, not a suite of failed cells."""
+    from optarena.train import load_config
+    from optarena.train.metrics import require_mirrors
+
+    m, log = mirrors or Mirrors(), load_config(None, list(suite.train)).log
+    require_mirrors(m.tensorboard or log.tensorboard, bool(m.wandb_project) or log.wandb)
 
 
 def start_suite(db: ResultsDB, suite: Suite) -> None:
@@ -149,8 +161,9 @@ def settings_hash(suite: Suite) -> str:
 
 class _Runner:
     def __init__(self, suite: Suite, groups: list[Group], db: ResultsDB, out: Path, jobs: int, threads: int,
-                 train_fn: TrainFn, keep: bool, progress: SuiteProgress, heartbeat_s: float) -> None:
+                 train_fn: TrainFn, keep: bool, progress: SuiteProgress, heartbeat_s: float, mirrors: Mirrors) -> None:
         self.suite, self.groups, self.db, self.out, self.jobs = suite, groups, db, out, jobs
+        self.mirrors = mirrors
         self.threads, self.train_fn, self.keep, self.progress = threads, train_fn, keep, progress
         self.heartbeat_s = heartbeat_s
         self.attempted: set[str] = set()  # failed cells count as done once this invocation ran them
@@ -225,8 +238,8 @@ class _Runner:
             if run_id is None:  # another runner took it
                 continue
             slot = free.pop(0)
-            out = cell.out_dir(self.out)
-            job = Job(cell, cell.overrides(self.suite, out), self.threads, self.devices[slot], self.keep)
+            job = Job(cell, cell.overrides(self.suite, self.out, self.mirrors), self.threads, self.devices[slot],
+                      self.keep)
             self.attempted.add(cell.key)
             try:
                 self.inflight[self._start(job)] = (cell, run_id, slot)

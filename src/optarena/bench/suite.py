@@ -71,7 +71,8 @@ DEFAULT_BASELINE = "adamw"
 MANAGED = {"model.preset": "models", "optim.name": "[optimizers]", "optim.lr": "[optimizers] lr",
            "optim.hp": "an optimizer's `opt`", "budget.tokens": "tokens", "budget.steps": "tokens",
            "budget.ratio": "ratio", "run.seed": "seeds", "run.out": "--out", "run.resume": "(always on)",
-           "data.source": "data"}
+           "data.source": "data", "log.tensorboard_dir": "(SUITE_OUT/tensorboard/CELL)",
+           "log.wandb_group": "(the suite's name and --out)", "log.wandb_name": "(the cell's key)"}
 
 
 @dataclass(frozen=True)

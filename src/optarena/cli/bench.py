@@ -6,6 +6,7 @@
     optarena bench seed-134m --full --data DIR     the paper-size suite (GPUs), on a FineWeb shard dir
     optarena bench adana-ladder --smoke            any suite shrunk to seconds (tests, a first look)
     optarena bench tune-table DIR                  a finished sweep's LR table (TOML) on stdout
+    optarena bench quick --tensorboard --wandb     every cell's curves in one TensorBoard dir, one W&B group
 
 SUITE is a named suite or the path of a suite TOML file (see optarena/bench/suite.py for the
 format). A rerun with the same --out skips finished cells: after a crash or Ctrl-C, run the same
@@ -40,6 +41,12 @@ def register(sub) -> None:
                    help="a training setting for every cell, after the suite's [train]; repeatable")
     p.add_argument("--dry-run", action="store_true", help="print the cells and their total tokens; run nothing")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each cell's final checkpoint.pt")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="mirror every cell's metrics to TensorBoard, one log dir per cell under DIR/tensorboard "
+                        "(tensorboard --logdir DIR/tensorboard; needs optarena[logging])")
+    p.add_argument("--wandb", nargs="?", const="optarena", metavar="PROJECT",
+                   help="mirror every cell's metrics to Weights & Biases: project PROJECT (default optarena), "
+                        "one group for the suite, each run named by its cell (needs optarena[logging])")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--heartbeat", type=float, default=60.0, metavar="S",
                    help="seconds without a finished cell before the cells in flight are shown (60)")
@@ -75,6 +82,8 @@ def _load(args: argparse.Namespace):
         raise ValueError(f"--jobs must be >= 0 (0: in this process), got {args.jobs}")
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.wandb is not None and not args.wandb.strip():
+        raise ValueError("--wandb PROJECT must name a project (without PROJECT: 'optarena')")
     suite = load_suite(args.suite, full=args.full, data=args.data,
                        train=tuple(parse_assignment(a, "--set") for a in args.set))
     return smoke(suite) if args.smoke else suite
@@ -148,12 +157,14 @@ def _grids(variant) -> str:
 
 def run_bench(suite, args: argparse.Namespace) -> int:
     from optarena.bench import run_suite
+    from optarena.bench.cells import Mirrors
 
     out = args.out or f"results/{suite.name}" + ("" if suite.mode == "cpu" else f"-{suite.mode}")
     print(f"suite {suite.name} ({suite.mode}): {suite.planned_cells()} cells -> {out}/results.db, "
           f"{args.jobs or 'in-process'} job(s)", flush=True)
+    mirrors = Mirrors(tensorboard=args.tensorboard, wandb_project=args.wandb)
     summary = run_suite(suite, out, jobs=args.jobs, threads=args.threads, keep_checkpoints=args.keep_checkpoints,
-                        heartbeat_s=args.heartbeat)
+                        heartbeat_s=args.heartbeat, mirrors=mirrors)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     print(f"done in {summary.wall_s:.0f} s: {summary.ran} cell(s) run now; in the database: {counts}")
     if summary.interrupted:

@@ -10,7 +10,7 @@ A run is described by seven sections; every field name is unique across sections
     budget    tokens, steps, ratio, count
     run       out, seed, device, dtype, compile, resume
     log       log_every, eval_every, eval_tokens, final_eval_tokens, checkpoint_every, progress,
-              tensorboard, wandb
+              tensorboard, tensorboard_dir, wandb, wandb_project, wandb_group, wandb_name
 
 A warmup given as a step count (schedule.warmup >= 1) longer than the run is refused (a ValueError
 naming schedule.warmup and the run's steps; `optarena train` exits 2), once the run's length is
@@ -183,8 +183,13 @@ class LogSection(_Section):
     #                                      final loss); None: the whole val set
     checkpoint_every: int = 0  # steps between checkpoints; 0: only the final one
     progress: str = "auto"  # "bar" (tqdm), "lines", "off"; "auto": a bar on a TTY, else lines
-    tensorboard: bool = False  # mirror metrics to out/tensorboard (needs `tensorboard`)
+    tensorboard: bool = False  # mirror metrics to TensorBoard (needs `tensorboard`)
+    tensorboard_dir: str | None = None  # its log directory; None: out/tensorboard (a suite's cell:
+    #                                    SUITE_OUT/tensorboard/<cell>, one --logdir for the suite)
     wandb: bool = False  # mirror metrics to Weights & Biases (needs `wandb`)
+    wandb_project: str = "optarena"  # the W&B project
+    wandb_group: str | None = None  # the W&B group (a suite's cells: one, named by the suite and its out)
+    wandb_name: str | None = None  # the W&B run's name; None: out's directory name (a suite's cell: its key)
 
     def check(self) -> None:
         _positive("log.log_every", self.log_every)
@@ -194,6 +199,9 @@ class LogSection(_Section):
             if getattr(self, name) < 0:
                 raise ValueError(f"log.{name} must be >= 0 (0: only at the end), got {getattr(self, name)}")
         _one_of("log.progress", self.progress, PROGRESS)
+        for name in ("tensorboard_dir", "wandb_project", "wandb_group", "wandb_name"):
+            if getattr(self, name) == "":
+                raise ValueError(f"log.{name} must not be empty (None: the default)")
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class Trainer:
         if dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             _remove_stale_temporaries(self.out)
-            mirrors = make_mirrors(self.out, cfg.log.tensorboard, cfg.log.wandb, cfg.to_dict())
+            mirrors = make_mirrors(self.out, cfg.log, cfg.to_dict())
         self.metrics = MetricsLog(self.out, self.history, mirrors, enabled=dist.is_main)
         self.record = RunRecord(self.out, self._record_fields(resuming), enabled=dist.is_main)
         self.progress = Progress(cfg.log.progress, self.plan.total_steps, self.step, enabled=dist.is_main)

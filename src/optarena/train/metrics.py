@@ -11,6 +11,11 @@ Non-finite numbers are written as null (strict JSON).
 
 On resume the file is rewritten from the checkpoint's history, so it never holds entries from
 steps after the checkpoint that the resumed run will redo.
+
+The mirrors (log.tensorboard, log.wandb; the `logging` extra) get the same entries' numbers. A run
+writes them where its log settings say; `optarena bench` points every cell of a suite at one place
+(optarena.bench.cells.Cell.overrides): one TensorBoard log directory per cell under
+SUITE_OUT/tensorboard, one W&B group for the suite.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 
 from optarena._files import atomic_write
 
+from .config import LogSection
 from .record import json_safe
 
 FILENAME = "metrics.jsonl"
@@ -76,16 +82,24 @@ def require_mirrors(tensorboard: bool, wandb: bool) -> None:
                              f"(pip install 'optarena[logging]'); or set log.{package}=false")
 
 
-def make_mirrors(out: Path, tensorboard: bool, wandb: bool, config: dict[str, Any]) -> list[Any]:
-    require_mirrors(tensorboard, wandb)
-    return ([_TensorBoard(out)] if tensorboard else []) + ([_WandB(out, config)] if wandb else [])
+def make_mirrors(out: Path, log: LogSection, config: dict[str, Any]) -> list[Any]:
+    """The mirrors ``log`` turns on, where it says: TensorBoard in ``log.tensorboard_dir`` (default
+    out/tensorboard); W&B in ``log.wandb_project``, group ``log.wandb_group``, run named
+    ``log.wandb_name`` (default out's name), ``config`` (the run's settings) as its config."""
+    require_mirrors(log.tensorboard, log.wandb)
+    mirrors: list[Any] = []
+    if log.tensorboard:
+        mirrors.append(_TensorBoard(Path(log.tensorboard_dir) if log.tensorboard_dir else out / "tensorboard"))
+    if log.wandb:
+        mirrors.append(_WandB(out, log, config))
+    return mirrors
 
 
 class _TensorBoard:
-    def __init__(self, out: Path) -> None:
+    def __init__(self, log_dir: Path) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(out / "tensorboard"))
+        self.writer = SummaryWriter(log_dir=str(log_dir))
 
     def log(self, entry: dict[str, Any]) -> None:
         for key, value in _scalars(entry).items():
@@ -97,13 +111,13 @@ class _TensorBoard:
 
 
 class _WandB:
-    def __init__(self, out: Path, config: dict[str, Any]) -> None:
+    def __init__(self, out: Path, log: LogSection, config: dict[str, Any]) -> None:
         import wandb
 
         # The run id is a hash of the run directory, so a resumed run continues the same W&B run.
         run_id = "optarena-" + hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:12]
-        self.run = wandb.init(project="optarena", name=out.name, id=run_id, dir=str(out),
-                              config=config, resume="allow")
+        self.run = wandb.init(project=log.wandb_project, group=log.wandb_group, name=log.wandb_name or out.name,
+                              id=run_id, dir=str(out), config=config, resume="allow")
 
     def log(self, entry: dict[str, Any]) -> None:
         self.run.log(_scalars(entry), step=entry["step"])
