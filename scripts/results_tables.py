@@ -4,7 +4,7 @@
     .venv/bin/python scripts/results_tables.py holdout DIR    each optimizer vs AdamW on seeds >= 1 only
 
 ``lr-grid`` gives a sweep's seed-0 loss at each LR multiplier (the points the LR was chosen on), the best in
-bold; the finalists' other seeds are left out.
+bold and a point whose run diverged as "diverged"; the finalists' other seeds are left out.
 ``holdout``: the LRs of `quick_lrs.toml` were chosen on seed 0, so seed 0 flatters every optimizer a
 little; this is the mean paired difference to AdamW over the other seeds, which played no part in
 the choice.
@@ -24,19 +24,24 @@ from optarena.bench.db import ResultsDB
 
 
 def lr_grid(runs: list[dict[str, Any]]) -> str:
-    rows: dict[str, dict[float, tuple[float, float]]] = defaultdict(dict)
+    """Seed-0 loss of each optimizer at each LR multiplier; a diverged point reads "diverged"."""
+    rows: dict[str, dict[float, tuple[float, float | None]]] = defaultdict(dict)
     for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: (r["optimizer"], r["lr_mult"])):
-        rows[r["optimizer"]][r["lr_mult"]] = (r["lr"], r["final_val_loss"])
-    if not rows:
+        loss = r["final_val_loss"] if r["status"] == "finished" else None
+        rows[r["optimizer"]][r["lr_mult"]] = (r["lr"], loss)
+    if not any(loss is not None for r in rows.values() for _, loss in r.values()):
         raise ValueError("no finished seed-0 run: no LR grid to show")
     mults = sorted({m for r in rows.values() for m in r})
     body = []
     for opt, r in rows.items():
-        if 1.0 not in r:
-            raise ValueError(f"optimizer {opt!r} has no finished seed-0 run at its centre LR (x1)")
-        best = min(loss for _, loss in r.values())
-        cells = [("**%.4f**" if r[m][1] == best else "%.4f") % r[m][1] if m in r else "—" for m in mults]
-        body.append((f"`{opt}`", f"{r[1.0][0]:g}", *cells))
+        finished = [loss for _, loss in r.values() if loss is not None]
+        best = min(finished) if finished else None
+        mult, (lr, _) = next(iter(r.items()))
+        cells = [
+            "—" if m not in r else "diverged" if r[m][1] is None else ("**%.4f**" if r[m][1] == best else "%.4f") % r[m][1]
+            for m in mults
+        ]
+        body.append((f"`{opt}`", f"{lr / mult:.3g}", *cells))
     return markdown_table(("optimizer", "centre LR", *(f"x{m:g}" for m in mults)), body)
 
 
@@ -60,8 +65,10 @@ def main() -> int:
     args = ap.parse_args()
     try:
         with ResultsDB(args.dir) as db:
-            runs = db.runs(status="finished")
-        print((lr_grid if args.table == "lr-grid" else holdout)(runs))
+            if args.table == "lr-grid":
+                print(lr_grid(db.runs(status=("finished", "diverged"))))
+            else:
+                print(holdout(db.runs(status="finished")))
     except (FileNotFoundError, ValueError) as e:
         print(f"results_tables: error: {args.dir}: {e}", file=sys.stderr)
         return 2

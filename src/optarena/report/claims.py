@@ -46,6 +46,7 @@ from optarena._toml import tomllib
 from optarena.report import fmt
 from optarena.report.document import Block, Heading, Styled, Table, Text
 from optarena.report.ladder import Ladder, compute_of
+from optarena.report.stability import stability_means
 from optarena.report.standings import ALPHA, Leaderboard, welch_verdict
 from optarena.scaling import compute_multiplier
 from optarena.stats import holm_verdicts
@@ -220,10 +221,10 @@ def _losses(s) -> list[float]:
 def _row(board: Leaderboard, name: str, stability: bool = False) -> str:
     s = board.get(name)
     text = f"`{name}` {fmt.loss(s) if s.summary else s.status}"
-    if stability and s.best_runs:
-        extra = [f"{label} {np.median(v):.3g}" for label, v in (
-            ("spikes", [r.spikes for r in s.best_runs if r.spikes is not None]),
-            ("grad-norm CV", [r.grad_norm_cv for r in s.best_runs if r.grad_norm_cv is not None])) if v]
+    m = stability_means(s) if stability else None
+    if m is not None:  # the stability table's numbers: means over the seeds of the best point
+        extra = [f"{label} {m[field]:.2g}" if field == "spikes" else f"{label} {m[field]:.3f}"
+                 for label, field in (("spikes", "spikes"), ("grad-norm CV", "grad_norm_cv")) if m[field] is not None]
         text += f" ({', '.join(extra)})" if extra else ""
     return text
 
