@@ -35,6 +35,10 @@ in `error`, retried by the next invocation of the suite.
                        (bench/tuning.py): [{"name": "lr" | hyperparameter, "value": chosen (an LR, not
                        a multiplier), "at_edge": bool, "n_points": int, "at": {the other coordinates'
                        values while it ran}}]; NULL where the suite tunes nothing besides the LR
+    runs.engine_job    added: the engine job that runs the cell under `optarena bench --executor local|slurm`
+                       (optarena.bench.engine): JSON {"engine", "job_id", "tasks", "folder",
+                       "submitted_from"}, set when the job is submitted; a later driver reattaches to
+                       it. NULL for cells of the runner's own worker processes.
     meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
                        settings_hash, created_at, optarena_version, git_commit; added: git_dirty and
                        git_diff_sha256 (a modified tree: the hash of DIR/source.diff, optarena.train.record)
@@ -85,7 +89,8 @@ CREATE TABLE IF NOT EXISTS runs(
   unigram_floor REAL, bigram_floor REAL, final_val_tokens INTEGER,
   curve_val_tokens INTEGER, curve_unigram_floor REAL, curve_bigram_floor REAL,
   tuned_json TEXT,
-  spikes INTEGER, max_spike REAL, grad_norm_cv REAL, grad_norm_p99_median REAL);
+  spikes INTEGER, max_spike REAL, grad_norm_cv REAL, grad_norm_p99_median REAL,
+  engine_job TEXT);
 CREATE TABLE IF NOT EXISTS curves(run_id INTEGER REFERENCES runs(id), step INTEGER, tokens INTEGER,
   train_loss REAL, val_loss REAL, lr REAL);
 CREATE INDEX IF NOT EXISTS curves_run ON curves(run_id);
@@ -298,7 +303,7 @@ class ResultsDB:
     def claim(self, cell: str, started_at: str) -> int | None:
         """Mark a pending or failed cell "running" for this process; its id, or None if taken."""
         with self.transaction() as c:
-            cur = c.execute("UPDATE runs SET status='running', pid=?, host=?, started_at=?, error=NULL "
+            cur = c.execute("UPDATE runs SET status='running', pid=?, host=?, started_at=?, error=NULL, engine_job=NULL "
                             "WHERE cell=? AND status IN ('pending', 'failed')",
                             (os.getpid(), socket.gethostname(), started_at, cell))
             if cur.rowcount != 1:
@@ -320,10 +325,25 @@ class ResultsDB:
         with self.transaction() as c:
             c.executemany("UPDATE runs SET status='pending' WHERE cell=? AND status='running'", [(k,) for k in cells])
 
+    def set_engine_job(self, run_id: int, engine_job: str) -> None:
+        """The engine job that now runs cell `run_id` (its JSON, optarena.bench.engine)."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET engine_job=? WHERE id=?", (engine_job, run_id))
+
+    def adopt(self, cell: str) -> None:
+        """Make this process the runner of a "running" cell whose engine job it reattached to."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET pid=?, host=? WHERE cell=? AND status='running'",
+                      (os.getpid(), socket.gethostname(), cell))
+
+    def stale_runs(self) -> list[dict[str, Any]]:
+        """Rows left "running" by a runner process of this host that no longer exists."""
+        host = socket.gethostname()
+        return [r for r in self.runs("running") if r["host"] == host and not pid_alive(r["pid"])]
+
     def release_stale(self) -> list[str]:
         """Cells left "running" by a process of this host that no longer exists -> "pending"."""
-        host = socket.gethostname()
-        stale = [r["cell"] for r in self.runs("running") if r["host"] == host and not pid_alive(r["pid"])]
+        stale = [r["cell"] for r in self.stale_runs()]
         self.release(stale)
         return stale
 

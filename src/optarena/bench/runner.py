@@ -10,7 +10,10 @@ reruns failed ones and those a dead runner left "running", and picks the tuning 
 Jobs run in worker processes (spawned: a fork of a process that has run torch's OpenMP can hang),
 one torch thread each by default, since the CPU's cores are shared by the jobs; on a machine with
 several GPUs, job slot i trains on cuda:i. `jobs=0` runs the cells in this process (tests,
-debugging). The trainer is injectable (`train_fn`): tests pass a fake with a known best LR.
+debugging). With an `engine` (optarena.bench.engine: SLURM or submitit's local executor) each cell
+is a job of the engine instead, `jobs` of them in flight at once; the runner still alone writes the
+database, and reattaches to the jobs a dead runner left. The trainer is injectable (`train_fn`):
+tests pass a fake with a known best LR.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import hashlib
+import json
 import math
 import multiprocessing
 import os
@@ -33,6 +37,7 @@ from typing import Any, TextIO
 
 from .cells import Cell, Group, Mirrors, data_info, resolve_groups
 from .db import ResultsDB, db_path, dumps
+from .engine import EngineJobError, EngineJobLost, EnginePool, EngineSpec, engine_folder
 from .progress import SuiteProgress
 from .suite import Suite
 from .tuning import INF, GroupPlan, choice_sweeps, plan_group
@@ -55,8 +60,11 @@ class SuiteOutcome:
 
 def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1, train_fn: TrainFn = run_cell,
               keep_checkpoints: bool = False, stream: TextIO | None | str = "stdout",
-              heartbeat_s: float = 60.0, mirrors: Mirrors | None = None) -> SuiteOutcome:
+              heartbeat_s: float = 60.0, mirrors: Mirrors | None = None,
+              engine: EngineSpec | None = None) -> SuiteOutcome:
     out = Path(out)
+    if engine is not None and jobs < 1:
+        raise ValueError(f"--jobs is the number of cells in flight on the engine: at least 1, got {jobs}")
     require_suite_mirrors(suite, mirrors)
     groups = resolve_groups(suite, data_info(suite.data))
     db = open_results(out)
@@ -65,13 +73,19 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
             start_suite(db, suite)
         except sqlite3.DatabaseError as e:
             raise ValueError(_unreadable(db.path, e)) from None
-        stale = db.release_stale()
         progress = SuiteProgress(sys.stdout if stream == "stdout" else stream)  # stdout as it is now
-        if stale:
-            progress.say(f"{len(stale)} cell(s) left running by a dead process: running them again")
+        stale = db.stale_runs()
+        on_engine = [r for r in stale if r["engine_job"]]  # their jobs may still run: reattach, not rerun
+        db.release(r["cell"] for r in stale if not r["engine_job"])
+        if len(stale) > len(on_engine):
+            progress.say(f"{len(stale) - len(on_engine)} cell(s) left running by a dead process: running them again")
+        if on_engine and engine is None:
+            kinds = sorted({json.loads(r["engine_job"])["engine"] for r in on_engine})
+            progress.say(f"{len(on_engine)} cell(s) went to a {'/'.join(kinds)} engine from a runner that died: they "
+                         f"are left to it (rerun with --executor {kinds[0]} to collect them)")
         runner = _Runner(suite, groups, db, out, jobs, threads, train_fn, keep_checkpoints, progress, heartbeat_s,
-                         mirrors or Mirrors())
-        return runner.run()
+                         mirrors or Mirrors(), engine)
+        return runner.run(on_engine if engine else [])
     finally:
         db.close()
 
@@ -161,19 +175,25 @@ def settings_hash(suite: Suite) -> str:
 
 class _Runner:
     def __init__(self, suite: Suite, groups: list[Group], db: ResultsDB, out: Path, jobs: int, threads: int,
-                 train_fn: TrainFn, keep: bool, progress: SuiteProgress, heartbeat_s: float, mirrors: Mirrors) -> None:
+                 train_fn: TrainFn, keep: bool, progress: SuiteProgress, heartbeat_s: float, mirrors: Mirrors,
+                 engine: EngineSpec | None = None) -> None:
         self.suite, self.groups, self.db, self.out, self.jobs = suite, groups, db, out, jobs
-        self.mirrors = mirrors
+        self.mirrors, self.engine = mirrors, engine
         self.threads, self.train_fn, self.keep, self.progress = threads, train_fn, keep, progress
         self.heartbeat_s = heartbeat_s
         self.attempted: set[str] = set()  # failed cells count as done once this invocation ran them
         self.inflight: dict[cf.Future, tuple[Cell, int, int]] = {}  # future -> (cell, run id, slot)
-        self.devices = _job_devices(max(jobs, 1), suite)
+        self.devices = [None] * jobs if engine else _job_devices(max(jobs, 1), suite)  # the engine places jobs
+        self.needed: dict[str, Cell] = {}  # the cells of the last plan, by key
         self.ran = 0
 
-    def run(self) -> SuiteOutcome:
+    def run(self, orphans: list[dict[str, Any]] = ()) -> SuiteOutcome:
+        """Run the suite to its end; `orphans`: rows a dead runner left on this runner's engine."""
         self.pool = self._new_pool()
         try:
+            if orphans:
+                self._plan()
+                self._reattach(orphans)
             while True:
                 todo, unsettled = self._plan()
                 self._submit(todo)
@@ -181,6 +201,13 @@ class _Runner:
                     break
                 self._collect()
         except KeyboardInterrupt:
+            if isinstance(self.pool, EnginePool):  # the jobs are the engine's: they go on, a rerun collects them
+                ids = self.pool.jobs_in_flight()
+                self.pool.shutdown(wait=False)
+                self.progress.say(f"interrupted: {len(ids)} cell(s) go on as {self.engine.kind} job(s) "
+                                  f"{', '.join(ids) or '-'}; run the same command again to collect them and "
+                                  "resume (or cancel the jobs with the engine)")
+                return self._summary(0, interrupted=True)
             self.db.release(cell.key for cell, _, _ in self.inflight.values())
             # A terminal's Ctrl-C reaches the workers too; a signal to the runner alone would leave
             # them training, and the interpreter's exit would wait for them.
@@ -202,6 +229,7 @@ class _Runner:
         plans = [(g, plan_group(self.suite, g, losses)) for g in self.groups]
         self.db.set_choices(self._choice(g, p) for g, p in plans if p.settled)
         needed = [c for _, p in plans for c in p.cells]
+        self.needed = {c.key: c for c in needed}
         self.db.add_pending(_row(self.suite, c, self.out) for c in needed if c.key not in rows)
         busy = {c.key for c, _, _ in self.inflight.values()}
         todo = [c for c in needed if c.key not in losses and c.key not in busy
@@ -229,6 +257,28 @@ class _Runner:
                 "tuned_json": dumps(choice_sweeps(g, p)) if g.variant.tune else None}
 
     # -- running ------------------------------------------------------------------------------------
+    def _reattach(self, rows: list[dict[str, Any]]) -> None:
+        """Take over the cells a dead runner left on the engine: wait for each job still queued or
+        running, or collect the result it left; a job gone without one makes its cell pending."""
+        again = []
+        for row in rows:
+            cell = self.needed.get(row["cell"])
+            future = self.pool.attach(row["engine_job"]) if cell is not None else None
+            if future is None:
+                again.append(row["cell"])
+                continue
+            self.db.adopt(cell.key)
+            self.attempted.add(cell.key)
+            used = {slot for _, _, slot in self.inflight.values()}
+            self.inflight[future] = (cell, row["id"], next(s for s in range(len(used) + 1) if s not in used))
+        self.db.release(again)
+        if len(rows) > len(again):
+            self.progress.say(f"{len(rows) - len(again)} cell(s) a runner that died left on the {self.engine.kind} "
+                              "engine: reattached, waiting for them")
+        if again:
+            self.progress.say(f"{len(again)} cell(s) whose {self.engine.kind} job is gone without a result: "
+                              "running them again")
+
     def _submit(self, todo: list[Cell]) -> None:
         free = [s for s in range(max(self.jobs, 1)) if s not in {slot for _, _, slot in self.inflight.values()}]
         for cell in todo:
@@ -242,10 +292,13 @@ class _Runner:
                       self.keep)
             self.attempted.add(cell.key)
             try:
-                self.inflight[self._start(job)] = (cell, run_id, slot)
-            except BaseException:  # an interrupt inside an inline job
+                future = self._start(job)
+            except BaseException:  # an interrupt inside an inline job, a refused submission
                 self.db.release([cell.key])
                 raise
+            self.inflight[future] = (cell, run_id, slot)
+            if hasattr(future, "engine_job"):  # at once: a runner that dies next leaves the job findable
+                self.db.set_engine_job(run_id, future.engine_job)
 
     def _start(self, job: Job) -> cf.Future:
         try:
@@ -260,9 +313,18 @@ class _Runner:
             cells = [c for c, _, _ in self.inflight.values()]
             self.progress.heartbeat(cells, [c.out_dir(self.out) for c in cells])
             return
+        lost = []
         for future in done:
             cell, run_id, _ = self.inflight.pop(future)
+            if isinstance(future.exception(), EngineJobLost):  # reattached, then gone: not the cell's failure
+                lost.append(cell.key)
+                continue
             self._record(cell, run_id, _outcome(future))
+        if lost:
+            self.db.release(lost)
+            self.attempted.difference_update(lost)
+            self.progress.say(f"{len(lost)} cell(s) whose {self.engine.kind} job is gone without a result: "
+                              "running them again")
         if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
             self._replace_pool()
 
@@ -286,6 +348,8 @@ class _Runner:
         self.progress.finished(cell, outcome, [(c, c.out_dir(self.out)) for c in others])
 
     def _new_pool(self) -> cf.Executor:
+        if self.engine is not None:
+            return EnginePool(self.engine, engine_folder(self.out), self.threads)
         if self.jobs == 0:
             return _Inline()
         return cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
@@ -302,6 +366,8 @@ def _outcome(future: cf.Future) -> dict[str, Any]:
     error = future.exception()
     if error is None:
         return future.result()
+    if isinstance(error, EngineJobError):  # the engine's account: the job's traceback and log paths
+        return {"status": "failed", "error": str(error)}
     if isinstance(error, BrokenProcessPool):
         return {"status": "failed", "error": "the worker process died (killed, out of memory, or a crash in "
                                              "native code) while this cell or another in flight ran"}

@@ -47,6 +47,21 @@ def register(sub) -> None:
     p.add_argument("--wandb", nargs="?", const="optarena", metavar="PROJECT",
                    help="mirror every cell's metrics to Weights & Biases: project PROJECT (default optarena), "
                         "one group for the suite, each run named by its cell (needs optarena[logging])")
+    g = p.add_argument_group("cluster", "each cell a job of an engine (needs optarena[cluster]); the driver alone "
+                                        "writes DIR/results.db, and a rerun reattaches to the jobs a dead driver left")
+    g.add_argument("--executor", choices=("process", "local", "slurm"), default="process",
+                   help="process: worker processes of this command (default); slurm: a SLURM job per cell "
+                        "(submitit); local: submitit's local executor, a detached process per cell")
+    g.add_argument("--partition", metavar="NAME", help="slurm partition")
+    g.add_argument("--gpus-per-cell", type=int, default=0, metavar="N",
+                   help="GPUs per cell (default 0); N > 1: one run on N GPUs of a node, a task per GPU (DDP/FSDP2)")
+    g.add_argument("--cpus-per-cell", type=int, metavar="N", help="CPU cores per task (default --threads)")
+    g.add_argument("--time-limit", type=int, default=24 * 60, metavar="MIN",
+                   help="the engine's time limit per job, minutes (default 1440); a timed-out job is requeued "
+                        "and resumes from its checkpoint")
+    g.add_argument("--mem-gb", type=float, metavar="G", help="memory per job, GB")
+    g.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                   help="another sbatch option for every job, e.g. --slurm account=lab --slurm qos=high; repeatable")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--heartbeat", type=float, default=60.0, metavar="S",
                    help="seconds without a finished cell before the cells in flight are shown (60)")
@@ -160,17 +175,43 @@ def run_bench(suite, args: argparse.Namespace) -> int:
     from optarena.bench.cells import Mirrors
 
     out = args.out or f"results/{suite.name}" + ("" if suite.mode == "cpu" else f"-{suite.mode}")
+    engine = engine_spec(args)
+    where = f" in flight on {engine.kind} (job files: {out}/engine)" if engine else ""
     print(f"suite {suite.name} ({suite.mode}): {suite.planned_cells()} cells -> {out}/results.db, "
-          f"{args.jobs or 'in-process'} job(s)", flush=True)
+          f"{args.jobs or 'in-process'} job(s){where}", flush=True)
     mirrors = Mirrors(tensorboard=args.tensorboard, wandb_project=args.wandb)
     summary = run_suite(suite, out, jobs=args.jobs, threads=args.threads, keep_checkpoints=args.keep_checkpoints,
-                        heartbeat_s=args.heartbeat, mirrors=mirrors)
+                        heartbeat_s=args.heartbeat, mirrors=mirrors, engine=engine)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     print(f"done in {summary.wall_s:.0f} s: {summary.ran} cell(s) run now; in the database: {counts}")
     if summary.interrupted:
         return 130
     report_ok = args.no_report or build_report(out)
     return 0 if summary.counts.get("failed", 0) == 0 and report_ok else 1
+
+
+def engine_spec(args: argparse.Namespace):
+    """--executor and its options: None for the runner's own processes, else an EngineSpec."""
+    from optarena.bench.engine import EngineSpec, require_submitit
+
+    engine_only = [f for f, v in (("--partition", args.partition), ("--gpus-per-cell", args.gpus_per_cell),
+                                  ("--cpus-per-cell", args.cpus_per_cell), ("--mem-gb", args.mem_gb),
+                                  ("--slurm", args.slurm), ("--time-limit", args.time_limit != 24 * 60)) if v]
+    if args.executor == "process":
+        if engine_only:
+            raise ValueError(f"{', '.join(engine_only)}: options of --executor local|slurm")
+        return None
+    slurm = []
+    for a in args.slurm:
+        key, sep, value = a.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--slurm {a!r}: expected KEY=VALUE (an sbatch option without its dashes)")
+        slurm.append((key.strip(), value))
+    spec = EngineSpec(args.executor, partition=args.partition, gpus_per_cell=args.gpus_per_cell,
+                      cpus_per_cell=args.cpus_per_cell, time_limit_min=args.time_limit, mem_gb=args.mem_gb,
+                      slurm=tuple(slurm))
+    require_submitit()
+    return spec
 
 
 def build_report(out: str) -> bool:
