@@ -59,7 +59,7 @@ def test_two_processes_match_one(shard_dir, tmp_path):
     assert record["status"] == "finished" and record["hardware"]["world_size"] == 2
     assert record["plan"]["accum_steps"] == 2 and single_accum(tmp_path / "single") == 4
     a = torch.load(tmp_path / "single" / "checkpoint.pt", weights_only=True)
-    b = torch.load(ddp_out / "checkpoint.pt", weights_only=True)
+    b = consolidated(ddp_out, tmp_path / "ddp.pt")  # a sharded checkpoint, as one file
     for name, p in a["model"].items():
         torch.testing.assert_close(b["model"][name], p, rtol=1e-5, atol=1e-6, msg=name)
     ddp_history = [json.loads(line) for line in (ddp_out / "metrics.jsonl").read_text().splitlines()]
@@ -68,6 +68,15 @@ def test_two_processes_match_one(shard_dir, tmp_path):
         assert abs(x["train_loss"] - y["train_loss"]) < 1e-5
         assert abs(x.get("val_loss", 0) - y.get("val_loss", 0)) < 1e-5
     assert abs(record["final_val_loss"] - single.final_val_loss) < 1e-5
+
+
+def consolidated(out, path):
+    """A sharded checkpoint's model and optimizer state as one torch.save file (DCP's own converter)."""
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    step = out / "checkpoint" / (out / "checkpoint" / "latest").read_text().strip()
+    dcp_to_torch_save(step, path)
+    return torch.load(path, weights_only=False)
 
 
 def single_accum(out) -> int:

@@ -2,7 +2,8 @@
 
 Muon shards its momentum across ranks (each rank holds the momentum of the matrices it updates); a
 checkpoint of rank 0's state alone resumed to a different run (8.69193 against 8.69341 after 24 steps).
-The trainer now gathers the momentum to every rank before it saves (Muon.gather_state)."""
+The checkpoint is now sharded (torch.distributed.checkpoint): every rank writes the state it holds,
+Muon's momentum included, and reads its own back."""
 
 from __future__ import annotations
 
@@ -46,10 +47,22 @@ def test_ddp_resume_equals_uninterrupted(shard_dir, tmp_path, optimizer, lr):
     parts = tmp_path / "parts"
     crashed = torchrun(["tests.train.crash_at", *flags(tiny_run(shard_dir, parts, **settings))], crash_at=7)
     assert crashed.returncode != 0 and "simulated crash in step 7" in crashed.stderr
-    assert torch.load(parts / "checkpoint.pt", weights_only=True)["step"] == 4
+    step = parts / "checkpoint" / "step-000000004"  # the last save before the crash
+    assert (parts / "checkpoint" / "latest").read_text().strip() == step.name
+    assert torch.load(step / "trainer.pt", weights_only=True)["step"] == 4
+    if optimizer == "muon":  # each rank wrote the momentum of the matrices it updates, and only those
+        assert writers_of(step, "momentum_buffer") == {"__0_0.distcp", "__1_0.distcp"}
     resumed = torchrun(["optarena", "train", *flags(tiny_run(shard_dir, parts, resume=True, **settings))])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = (json.loads((d / "run.json").read_text()) for d in (tmp_path / "whole", parts))
     assert a["status"] == b["status"] == "finished"
     assert b["final_val_loss"] == a["final_val_loss"]
     assert metrics(parts) == metrics(tmp_path / "whole")
+
+
+def writers_of(step: Path, key_part: str) -> set[str]:
+    """The shard files that hold the checkpoint's tensors whose name contains `key_part`."""
+    from torch.distributed.checkpoint import FileSystemReader
+
+    storage = FileSystemReader(step).read_metadata().storage_data
+    return {info.relative_path for index, info in storage.items() if key_part in index.fqn}

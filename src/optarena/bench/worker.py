@@ -67,7 +67,7 @@ def _train(job: Job) -> dict[str, Any]:
     from optarena.data import resolve_data
     from optarena.model import count_params, flops_per_token
     from optarena.train import load_config, make_plan, train
-    from optarena.train.checkpoint import path_in
+    from optarena.train.checkpoint import remove as remove_checkpoint
 
     overrides = job.overrides + ([("run.device", job.device)] if job.device else [])
     cfg = load_config(None, overrides)
@@ -78,7 +78,7 @@ def _train(job: Job) -> dict[str, Any]:
     counts = count_params(plan.model)
     out = Path(result.out)
     if not job.keep_checkpoint:
-        path_in(out).unlink(missing_ok=True)
+        remove_checkpoint(out)
     val_tokens = final_val_tokens(result.history)
     return {
         "status": result.status, "final_val_loss": result.final_val_loss,

@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a training setting for every cell, after the suite's [train]; repeatable")
     p.add_argument("--dry-run", action="store_true", help="print the cells and their total tokens; run nothing")
-    p.add_argument("--keep-checkpoints", action="store_true", help="keep each cell's final checkpoint.pt")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep each cell's final checkpoint (checkpoint.pt; checkpoint/ for a multi-rank cell)")
     p.add_argument("--tensorboard", action="store_true",
                    help="mirror every cell's metrics to TensorBoard, one log dir per cell under DIR/tensorboard "
                         "(tensorboard --logdir DIR/tensorboard; needs optarena[logging])")

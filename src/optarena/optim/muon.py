@@ -44,8 +44,9 @@ Choices, where the sources differ or are silent:
   Per group, the Muon parameters sorted by size (largest first) are dealt round-robin to ranks;
   each rank updates only its own (momentum, decay, NS), then one all_gather of the flattened updated
   parameters gives every rank identical weights, so each matrix is orthogonalised once. Momentum is
-  therefore sharded: rank q holds it for its own parameters only; :meth:`Muon.gather_state` (which the
-  trainer calls on every rank before a checkpoint) makes any rank's state whole.
+  therefore sharded: rank q holds it for its own parameters only, and a checkpoint must take each
+  rank's part: the trainer's (torch.distributed.checkpoint, train/checkpoint.py) has every rank write
+  the state it holds, and each rank reads back its own on resume.
   The AdamW part runs replicated.
 * **State** depends on the route: ``momentum_buffer`` for Muon parameters (made by the rank that
   updates the parameter); ``exp_avg``, ``exp_avg_sq`` for AdamW ones.
@@ -63,7 +64,6 @@ from torch.distributed.tensor import DTensor, distribute_tensor
 
 from . import _checks as C
 from . import _pieces as P
-from ._lowp import default_state_dtype
 from .base import ArenaOptimizer
 from .newton_schulz import (ADJUST_LR, KELLER_COEFFICIENTS, NS_DTYPES, as_matrices, lr_scale, matrix_shape,
                             newton_schulz, ns_dtype)
@@ -191,29 +191,6 @@ class Muon(ArenaOptimizer):
                     for i, o in zip(idx, O_NRC.split(sizes))]
             scale = lr_scale(group["adjust_lr"], rows, cols)
             torch._foreach_add_([params[i] for i in idx], outs, alpha=-c["lr"] * scale)
-
-    def gather_state(self) -> None:
-        """Make every rank's state whole (a collective: call it on every rank, e.g. before a checkpoint).
-
-        Distributed, each rank holds the momentum of the matrices it updates only; this broadcasts every
-        momentum from its owner, so that any one rank's ``state_dict`` is the whole optimizer state and a
-        run resumed from it continues exactly. A non-owner's copy is only read by the next save's
-        broadcast, which overwrites it first. Owners are those of a step at which every Muon parameter
-        had a gradient (the module docstring's assumption)."""
-        for group in self.param_groups:
-            world = _world(group["distributed"])
-            params = [p for p in group["params"] if _routes_to_muon(group, p)]
-            if world is None or any(isinstance(p, DTensor) for p in params):  # FSDP2: nothing dealt
-                continue
-            rank, size = world
-            dtype = group["state_dtype"]
-            for p, owner in zip(params, _owners(params, size)):
-                state = self.state[p]
-                if not state.get("step"):  # never stepped: no momentum anywhere yet
-                    continue
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(p, dtype=dtype or default_state_dtype(p))
-                dist.broadcast(state["momentum_buffer"], src=owner)
 
     # -- AdamW ---------------------------------------------------------------------------------------
     def _adamw(self, group, c, params, grads, states) -> None:

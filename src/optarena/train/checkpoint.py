@@ -1,22 +1,34 @@
-"""Checkpoints: everything that decides the rest of a run, in one file written atomically.
+"""Checkpoints: everything that decides the rest of a run, written so that a crash never leaves half of one.
 
-DIR/checkpoint.pt holds the model (unwrapped: no DDP/compile prefixes), optimizer, LR scheduler,
-data-loader position, RNG states (torch, CUDA, Python, NumPy), the step, the divergence guard's
-state (its reference loss and ln V count), the elapsed time and the metrics history, plus the
-resolved config that made it.
-It is written to a temporary file in the same directory and moved over the old one with
-os.replace (optarena._files.atomic_write), so a crash leaves either the previous checkpoint or the
-new one, never half of one.
-Only rank 0 writes; every rank reads it back. Under FSDP2 (run.parallel "fsdp") the model and
-optimizer state are first gathered whole to rank 0 (:func:`gather_sharded`) and each rank keeps its
-shards on resume (:func:`load_sharded`); the file records "parallel": "fsdp", because its optimizer
-state is keyed by parameter name, and a resume under the other mode is refused. The file holds tensors and plain Python values only,
-so it loads with `torch.load(weights_only=True)`.
+One process: DIR/checkpoint.pt holds the model (unwrapped: no DDP/compile prefixes), optimizer, LR
+scheduler, data-loader position, RNG states (torch, CUDA, Python, NumPy), the step, the divergence
+guard's state (its reference loss and ln V count), the elapsed time and the metrics history, plus
+the resolved config that made it. It is written to a temporary file in the same directory and moved
+over the old one with os.replace (optarena._files.atomic_write). The file holds tensors and plain
+Python values only, so it loads with `torch.load(weights_only=True)`.
+
+Several ranks (torchrun, DDP or FSDP2): a sharded checkpoint through torch.distributed.checkpoint
+(DCP), DIR/checkpoint/step-NNNNNNNNN/, in which every rank writes its own shards (``__RANK_0.distcp``)
+of the model and optimizer state as torch.distributed.checkpoint.state_dict names them (by
+parameter name): under FSDP2 each rank its slices of the parameters and of their state, under DDP
+the replicated tensors once (DCP keeps one copy) and each rank the state only it holds (Muon's
+momentum of the matrices it updates, optim/muon.py). Nothing is gathered to one rank, so a
+checkpoint costs each rank its own share of memory and disk. Rank 0 adds trainer.pt (the rest: step,
+scheduler, loader, RNG, history, config; identical on every rank) and, once every rank's shards and
+DCP's .metadata are written, names the step in DIR/checkpoint/latest (atomically), then removes the
+older steps. A crash at any point leaves `latest` naming a complete checkpoint; a step directory it
+does not name is an unfinished write, removed at the next start. On resume every rank builds its
+state dict (the optimizer's state initialised by a step with zero gradients and LR 0, what
+torch.distributed.checkpoint.state_dict does), reads its own shards into it, and loads it: the
+resumed run equals the uninterrupted one bit for bit on the CPU (tests/train/test_ddp_resume.py,
+tests/train/test_fsdp.py). A sharded checkpoint records its world size and parallel mode; a resume
+under another is refused (DCP can reshard, but that path is not tested here).
 """
 
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +45,102 @@ FIXED_SECTIONS = ("model", "data", "optim", "schedule", "budget")
 FREE_KEYS = (("data", "micro_batch"), ("optim", "fused"))  # fused: a speed path, equal to rounding
 
 
-def gather_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """An FSDP2 model's and optimizer's whole state (a collective: every rank calls it; rank 0 gets
-    the values, moved to the CPU): the same model keys as an unsharded model's, the optimizer's state
-    keyed by parameter name (torch.distributed.checkpoint.state_dict's full form)."""
-    from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
-                                                         get_optimizer_state_dict)
-
-    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return (get_model_state_dict(model, options=options),
-            get_optimizer_state_dict(model, optimizer, options=options))
+SHARDED = "checkpoint"  # DIR/checkpoint/: a sharded checkpoint's step directories and `latest`
+LATEST = "latest"
+TRAINER_FILE = "trainer.pt"
 
 
-def load_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer, model_state: dict,
-                 optimizer_state: dict) -> None:
-    """The inverse of :func:`gather_sharded`: every rank holds the whole checkpoint and keeps its shards."""
-    from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
-                                                         set_optimizer_state_dict)
+def sharded_root(out: str | Path) -> Path:
+    return Path(out) / SHARDED
 
-    options = StateDictOptions(full_state_dict=True)
-    set_model_state_dict(model, model_state, options=options)
-    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
+
+def find(out: str | Path) -> Path | None:
+    """The checkpoint a resume of run directory `out` reads: checkpoint.pt, or the step directory that
+    DIR/checkpoint/latest names; None when there is neither."""
+    single = path_in(out)
+    if single.exists():
+        return single
+    latest = sharded_root(out) / LATEST
+    return sharded_root(out) / latest.read_text().strip() if latest.exists() else None
+
+
+def is_sharded(path: Path) -> bool:
+    """Whether :func:`find`'s answer is a sharded step directory (else a checkpoint.pt, even one that
+    is not a file: its load says what is wrong with it)."""
+    return path.name != FILENAME
+
+
+def save_sharded(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, trainer_state: dict[str, Any],
+                 is_main: bool, barrier: Any) -> Path:
+    """Every rank writes its shards of the model and optimizer state (a collective: every rank calls
+    it); rank 0 writes `trainer_state` beside them and then points `latest` at the new step. Returns
+    the step directory. `barrier()` waits for every rank."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    root = sharded_root(out)
+    name = f"step-{trainer_state['step']:09d}"
+    target = root / name
+    latest = root / LATEST
+    if latest.exists() and latest.read_text().strip() == name:  # this very state is saved already
+        return target
+    if is_main:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # an unfinished write of this step, never `latest`
+    barrier()
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=target)
+    if is_main:  # dcp.save has returned on rank 0: every rank's shards and the metadata are written
+        save(target / TRAINER_FILE, trainer_state)
+        atomic_write(latest, name + "\n")
+        for old in root.glob("step-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+    barrier()
+    return target
+
+
+def load_trainer_state(path: Path, device: torch.device) -> dict[str, Any]:
+    """A sharded checkpoint's trainer state (its step directory `path`), checked like a checkpoint.pt
+    less the model and optimizer, which :func:`load_sharded` reads."""
+    trainer = path / TRAINER_FILE
+    if not trainer.exists() or not (path / ".metadata").exists():
+        raise ValueError(f"cannot resume from {path}: not a complete sharded checkpoint (no {TRAINER_FILE} "
+                         "or .metadata); move it away to start the run afresh")
+    return load(trainer, device, {k: t for k, t in REQUIRED.items() if k not in ("model", "optimizer")})
+
+
+def load_sharded(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Read step directory `path` into `model` and `optimizer`, each rank its own shards (a collective)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    model_state, optimizer_state = get_state_dict(model, optimizer)  # the placeholders this rank reads into
+    both = {"model": model_state, "optimizer": optimizer_state}
+    try:
+        dcp.load(both, checkpoint_id=path)
+    except Exception as e:  # a shard missing or truncated, a state of another model
+        raise ValueError(f"cannot resume from {path}: its shards do not load ({type(e).__name__}: "
+                         f"{_first_line(e)}); move it away to start the run afresh") from None
+    set_state_dict(model, optimizer, model_state_dict=both["model"], optim_state_dict=both["optimizer"])
+
+
+def remove(out: str | Path) -> None:
+    """Delete a run directory's checkpoint, either form (a suite's cells keep none by default)."""
+    path_in(out).unlink(missing_ok=True)
+    shutil.rmtree(sharded_root(out), ignore_errors=True)
+
+
+def remove_unfinished(out: str | Path) -> None:
+    """Delete the step directories of DIR/checkpoint that `latest` does not name: writes a crash cut short."""
+    root = sharded_root(out)
+    if not root.is_dir():
+        return
+    latest = root / LATEST
+    keep = latest.read_text().strip() if latest.exists() else None
+    for d in root.glob("step-*"):
+        if d.name != keep:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def path_in(out: str | Path) -> Path:

@@ -149,7 +149,7 @@ class BudgetSection(_Section):
 @dataclass(frozen=True)
 class RunSection(_Section):
     section = "run"
-    out: str = "runs/latest"  # the run directory: metrics.jsonl, run.json, checkpoint.pt
+    out: str = "runs/latest"  # the run directory: metrics.jsonl, run.json, checkpoint.pt (checkpoint/ under torchrun)
     seed: int = 0  # model initialisation (and the data order when data.shuffle)
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:N"
     dtype: str = "auto"  # "auto": bf16 autocast on CUDA, float32 on CPU; or "float32", "bfloat16"
@@ -157,7 +157,7 @@ class RunSection(_Section):
     parallel: str = "ddp"  # under torchrun: "ddp" (replicated weights) or "fsdp" (FSDP2 fully_shard: each
     #                        decoder block and the root sharded across ranks; bf16 compute with fp32
     #                        master weights when the dtype resolves to bf16)
-    resume: bool = False  # continue from out/checkpoint.pt when it exists (else start afresh)
+    resume: bool = False  # continue from out's checkpoint when it has one (else start afresh)
     dist_timeout_s: float = 600.0  # under torchrun: how long a rank waits for a stalled peer in a
     #                                collective before the run fails (torch's default is 30 min)
 

@@ -10,8 +10,8 @@ the last step, before its evaluation) the weights after the step and the loss ag
 too. Divergence stops the run with status "diverged", its step and reason, and no exception, so a
 suite goes on.
 
-The run directory holds metrics.jsonl (metrics.py), run.json (record.py) and checkpoint.pt
-(checkpoint.py). `run.resume` continues from the checkpoint: the result equals the uninterrupted
+The run directory holds metrics.jsonl (metrics.py), run.json (record.py) and checkpoint.pt, or under
+torchrun the sharded checkpoint/ that every rank writes its part of (checkpoint.py). `run.resume` continues from the checkpoint: the result equals the uninterrupted
 run's, bit for bit on the CPU (tests/train/test_resume.py).
 
 Under torchrun (RANK / WORLD_SIZE set) the model is wrapped in DDP and each rank reads its slice of
@@ -76,8 +76,8 @@ def train(cfg: TrainConfig) -> RunResult:
 class Trainer:
     def __init__(self, cfg: TrainConfig, dist: Dist) -> None:
         self.cfg, self.dist, self.out = cfg, dist, Path(cfg.run.out)
-        ckpt = checkpoint.path_in(self.out)
-        resuming = cfg.run.resume and ckpt.exists()
+        ckpt = checkpoint.find(self.out)
+        resuming = cfg.run.resume and ckpt is not None
         _check_out_dir(self.out, cfg.run.resume, dist)
         require_mirrors(cfg.log.tensorboard, cfg.log.wandb)
         self.data = resolve_data(cfg.data.source)
@@ -92,6 +92,7 @@ class Trainer:
         if dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             _remove_stale_temporaries(self.out)
+            checkpoint.remove_unfinished(self.out)
             mirrors = make_mirrors(self.out, cfg.log, cfg.to_dict())
         self.metrics = MetricsLog(self.out, self.history, mirrors, enabled=dist.is_main)
         self.record = RunRecord(self.out, self._record_fields(resuming), enabled=dist.is_main)
@@ -205,38 +206,42 @@ class Trainer:
     # -- checkpoints and the record -----------------------------------------------------------------
     def _save(self) -> None:
         p = self.parts
-        sharded = isinstance(p.model, FSDPModule)
-        if sharded:  # FSDP2: every rank takes part in gathering the whole state to rank 0
-            model_state, optimizer_state = checkpoint.gather_sharded(p.model, p.optimizer)
-        else:
-            gather = getattr(p.optimizer, "gather_state", None)
-            if self.dist.enabled and gather is not None:  # sharded state (Muon's momentum): whole on rank 0
-                gather()
-        if not self.dist.is_main:
-            return
-        if not sharded:
-            model_state, optimizer_state = p.model.state_dict(), p.optimizer.state_dict()
-        checkpoint.save(checkpoint.path_in(self.out), {
-            "step": self.step, "config": self.cfg.to_dict(), "model": model_state,
-            **({"parallel": "fsdp"} if sharded else {}),
-            "optimizer": optimizer_state, "scheduler": p.scheduler.state_dict(),
+        trainer_state = {
+            "step": self.step, "config": self.cfg.to_dict(), "scheduler": p.scheduler.state_dict(),
             "loader": p.loader.state_dict(), "rng": checkpoint.rng_state(),
             "divergence": self.guard.state_dict(), "elapsed_s": self._elapsed(), "history": self.history,
-        })
-        self.record.update(steps=self.step, tokens=self.step * self.plan.batch_tokens, elapsed_s=self._elapsed())
+        }
+        if self.dist.enabled:  # every rank writes its own shards (DCP); nothing is gathered
+            trainer_state |= {"parallel": self._parallel(), "world_size": self.dist.world_size}
+            checkpoint.save_sharded(self.out, p.model, p.optimizer, trainer_state, self.dist.is_main,
+                                    lambda: distributed.barrier(self.dist))
+        elif self.dist.is_main:
+            checkpoint.save(checkpoint.path_in(self.out), {
+                **trainer_state, "model": p.model.state_dict(), "optimizer": p.optimizer.state_dict()})
+        if self.dist.is_main:
+            self.record.update(steps=self.step, tokens=self.step * self.plan.batch_tokens, elapsed_s=self._elapsed())
+
+    def _parallel(self) -> str:
+        return "fsdp" if isinstance(self.parts.model, FSDPModule) else "ddp"
 
     def _restore(self, path: Path) -> None:
-        state = checkpoint.load(path, self.dist.device)
-        checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
         p = self.parts
-        sharded = isinstance(p.model, FSDPModule)
-        if (state.get("parallel") == "fsdp") != sharded:
-            saved = "FSDP2 (run.parallel 'fsdp')" if state.get("parallel") == "fsdp" else "unsharded"
-            raise ValueError(f"cannot resume {path}: its state was saved {saved}, this run is "
-                             f"{'sharded' if sharded else 'not sharded'}: resume with the run.parallel it ran with")
-        if sharded:
-            checkpoint.load_sharded(p.model, p.optimizer, state["model"], state["optimizer"])
+        if checkpoint.is_sharded(path) != self.dist.enabled:
+            saved = "by several ranks (torchrun)" if checkpoint.is_sharded(path) else "by one process"
+            raise ValueError(f"cannot resume {path}: it was saved {saved}, this run has {self.dist.world_size} "
+                             "process(es): resume it as it ran")
+        if checkpoint.is_sharded(path):
+            state = checkpoint.load_trainer_state(path, self.dist.device)
+            checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
+            saved = (state.get("parallel"), state.get("world_size"))
+            if saved != (self._parallel(), self.dist.world_size):
+                raise ValueError(f"cannot resume {path}: saved with run.parallel {saved[0]!r} on {saved[1]} ranks, "
+                                 f"this run is {self._parallel()!r} on {self.dist.world_size}: resume with the "
+                                 "run.parallel and world size it ran with")
+            checkpoint.load_sharded(path, p.model, p.optimizer)
         else:
+            state = checkpoint.load(path, self.dist.device)
+            checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
             p.model.load_state_dict(state["model"])
             p.optimizer.load_state_dict(state["optimizer"])
         p.scheduler.load_state_dict(state["scheduler"])
