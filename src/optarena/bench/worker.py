@@ -5,7 +5,8 @@ and step time they do not, so they are measured here through torch's global opti
 (`torch.optim.optimizer.register_optimizer_step_{pre,post}_hook`), which see the trainer's optimizer
 without the trainer knowing:
 
-    opt_state_bytes  bytes of every tensor in the optimizer's `state` after the run
+    opt_state_bytes  bytes the optimizer's `state` holds after the run (each storage once:
+                     optarena._torch.tensor_bytes, as `optarena perf optim` counts it)
     opt_step_s       mean wall time of `optimizer.step()`, steps after the first (the first
                      allocates the state); on CUDA the hooks synchronize, so it is device time
 
@@ -188,24 +189,9 @@ class StepProbe:
     def state_bytes(self) -> int | None:
         if not self.optimizers:
             return None
-        seen: set[int] = set()
-        return sum(_tensor_bytes(opt.state, seen) for opt in self.optimizers.values())
+        from optarena._torch import tensor_bytes
 
-
-def _tensor_bytes(obj: Any, seen: set[int]) -> int:
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        key = obj.untyped_storage().data_ptr() if obj.numel() else id(obj)
-        if key in seen:
-            return 0
-        seen.add(key)
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, dict):
-        return sum(_tensor_bytes(v, seen) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_tensor_bytes(v, seen) for v in obj)
-    return 0
+        return tensor_bytes([opt.state for opt in self.optimizers.values()])
 
 
 def _sync(optimizer: Any) -> None:

@@ -1,6 +1,8 @@
 """The ``optarena`` command line: one module per command, each with ``register(subparsers)``.
 
-A command module defines ``register(sub)`` that adds its parser and sets ``func`` (args → exit code).
+A command module defines ``register(sub)`` that adds its parser and sets ``func`` (args → exit code);
+a user's mistake (bad flag value, missing file, bad config) is ``return usage_error(command, message)``:
+one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,17 @@ import sys
 
 # command modules, in the order `optarena --help` lists them
 COMMANDS = ("optimizers", "models", "toy", "train", "data", "bench", "report", "export", "perf")
+
+
+# exit status of a user's mistake (argparse's own, for a flag it cannot parse)
+USAGE_ERROR = 2
+
+
+def usage_error(command: str, message: object) -> int:
+    """Say a user's mistake on stderr as ``optarena COMMAND: error: MESSAGE`` (the message's first line
+    is what a user reads: no traceback) and give the exit status for it, :data:`USAGE_ERROR`."""
+    print(f"optarena {command}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
 
 
 def build_parser() -> argparse.ArgumentParser:

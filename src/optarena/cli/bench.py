@@ -21,6 +21,8 @@ import argparse
 import sqlite3
 import sys
 
+from optarena.cli import usage_error
+
 TUNE_TABLE = "tune-table"
 
 
@@ -81,12 +83,9 @@ def run(args: argparse.Namespace) -> int:
             return dry_run(suite)
         return run_bench(suite, args)
     except (ValueError, FileNotFoundError) as e:
-        print(f"optarena bench: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("bench", e)
     except sqlite3.DatabaseError as e:  # an unreadable results.db the runner did not open itself
-        print(f"optarena bench: error: {args.out or args.dir}: not a readable results database ({e})",
-              file=sys.stderr)
-        return 2
+        return usage_error("bench", f"{args.out or args.dir}: not a readable results database ({e})")
 
 
 def _load(args: argparse.Namespace):
@@ -158,8 +157,7 @@ def dry_run(suite) -> int:
     print(f"{suite.planned_cells()} cells, {tokens:,} training tokens in all"
           + (f"; grid extensions may add up to {extra} cells" if extra else ""))
     if problem:
-        print(f"optarena bench: error: the suite's data: {problem}", file=sys.stderr)
-        return 2
+        return usage_error("bench", f"the suite's data: {problem}")
     return 0
 
 

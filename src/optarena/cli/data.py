@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from optarena.cli import usage_error
 
 
 def register(sub) -> None:
@@ -36,8 +37,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         meta = prepare(args.inputs, args.out, tokenizer=args.tokenizer, val_fraction=args.val_fraction,
                        shard_tokens=args.shard_tokens, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as e:
-        print(f"optarena data prepare: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("data prepare", e)
     print(json.dumps(meta, indent=2))
     return 0
 
@@ -48,8 +48,7 @@ def run_embedded(args: argparse.Namespace) -> int:
     try:
         path = ensure_embedded(args.cache_dir, tokenizer=args.tokenizer)
     except ValueError as e:
-        print(f"optarena data embedded: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("data embedded", e)
     print(path)
     print((path / "meta.json").read_text().strip())
     return 0

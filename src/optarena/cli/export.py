@@ -10,7 +10,8 @@ the two leaderboard files too. Exit status 2 when DIR has no readable results.db
 from __future__ import annotations
 
 import argparse
-import sys
+
+from optarena.cli import usage_error
 
 CHOICES = {"csv": ("csv",), "json": ("json",), "both": ("csv", "json")}
 
@@ -39,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         written = export_results(args.results_dir, args.out, CHOICES[args.format], baseline=args.baseline)
     except (OSError, ValueError) as e:  # a missing or unreadable database, a bad baseline, an unwritable --out
-        print(f"optarena export: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("export", e)
     print("\n".join(f"wrote {path}" for path in written))
     return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from optarena.cli import usage_error
+
 
 def register(sub) -> None:
     p = sub.add_parser("perf", help="step time and memory of the optimizers and of a training step",
@@ -62,8 +64,7 @@ def run_optim(args: argparse.Namespace) -> int:
     try:
         bench = run_optim_bench(cfg, progress=_progress)
     except ValueError as e:
-        print(f"optarena perf optim: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("perf optim", e)
     return _emit(bench, optim_table, optim_context, args)
 
 
@@ -78,8 +79,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         bench = run_train_bench(cfg, progress=_progress)
     except ValueError as e:
-        print(f"optarena perf train: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("perf train", e)
     return _emit(bench, train_table, train_context, args)
 
 

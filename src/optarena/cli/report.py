@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
+
+from optarena.cli import usage_error
 
 
 def register(sub) -> None:
@@ -45,16 +46,13 @@ def run(args: argparse.Namespace) -> int:
     from optarena.report.build import floor_lines
 
     if args.bootstrap < 0:
-        print("optarena report: error: --bootstrap must be >= 0", file=sys.stderr)
-        return 2
+        return usage_error("report", "--bootstrap must be >= 0")
     try:
         written = build_report(args.results_dir, num_bootstrap=args.bootstrap, baseline=args.baseline)
         floors = floor_lines(args.results_dir, baseline=args.baseline)
     except (FileNotFoundError, ValueError) as e:
-        print(f"optarena report: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("report", e)
     except sqlite3.DatabaseError as e:  # its message ("file is not a database") names no file
-        print(f"optarena report: error: {args.results_dir}: not a readable results database ({e})", file=sys.stderr)
-        return 2
+        return usage_error("report", f"{args.results_dir}: not a readable results database ({e})")
     print("\n".join([*(f"wrote {path}" for path in written), *floors]))
     return 0

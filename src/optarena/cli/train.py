@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 
+from optarena.cli import usage_error
+
 # (flag, config key): every flag takes its value as text and the config field's type parses it.
 FLAGS = (
     ("--model", "model.preset"), ("--optimizer", "optim.name"), ("--lr", "optim.lr"),
@@ -105,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"optarena train: warning: {line}", file=sys.stderr, flush=True)
         result = train(cfg)
     except (ValueError, FileNotFoundError) as e:  # a bad config, data spec or checkpoint: named
-        print(f"optarena train: error: {e}", file=sys.stderr)
-        return 2
+        return usage_error("train", e)
     except Terminated as e:  # SIGTERM / SIGHUP: run.json says "failed" with the signal; the shell's code
         print(f"optarena train: {e}", file=sys.stderr)
         return 128 + e.signum

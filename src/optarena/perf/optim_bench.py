@@ -30,9 +30,10 @@ import torch
 from torch import nn
 
 from optarena import optim
+from optarena._torch import resolve_device, tensor_bytes
 from optarena.model import Transformer, get_preset
 from optarena.optim.base import ArenaOptimizer
-from optarena.perf.timing import best_times, copy_bandwidth, sync, tensor_bytes
+from optarena.perf.timing import best_times, copy_bandwidth, sync
 
 RUN_LENGTH = 10_000  # total_steps handed to the log-time methods, which need the run length
 
@@ -96,7 +97,7 @@ class OptimBench:
 
 
 def run_optim_bench(cfg: OptimBenchConfig, progress: Callable[[str], None] = lambda _: None) -> OptimBench:
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, setting="--device")
     torch.manual_seed(cfg.seed)
     model = Transformer(get_preset(cfg.model)).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -121,12 +122,6 @@ def run_optim_bench(cfg: OptimBenchConfig, progress: Callable[[str], None] = lam
                                   _floor_ratio(stepper.ref_ms, params, ref_state, bench.copy_gbps),
                                   note="reference"))
     return bench
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class Stepper:

@@ -55,25 +55,6 @@ def copy_bandwidth(device: torch.device, num_bytes: int = 1 << 28, rounds: int =
     return 2 * num_bytes / seconds
 
 
-def tensor_bytes(tensors: object) -> int:
-    """Bytes of the distinct storages among the tensors found in nested dicts/lists/tuples."""
-    seen: dict[int, int] = {}
-
-    def visit(x: object) -> None:
-        if torch.is_tensor(x):
-            storage = x.untyped_storage()
-            seen[storage.data_ptr()] = storage.nbytes()
-        elif isinstance(x, dict):
-            for v in x.values():
-                visit(v)
-        elif isinstance(x, (list, tuple)):
-            for v in x:
-                visit(v)
-
-    visit(tensors)
-    return sum(seen.values())
-
-
 class PeakMemory:
     """Bytes allocated at the peak of a block above the level at its start: CUDA's allocator statistics,
     or on CPU the allocations that torch's profiler attributes to each op with ``profile_memory``."""

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from optarena import optim
+from optarena._torch import resolve_device, tensor_bytes
 from optarena.model import Transformer, flops_per_token, get_preset
 from optarena.model.hf import copy_into_hf, to_hf_qwen3_config
-from optarena.perf.optim_bench import resolve_device
-from optarena.perf.timing import PeakMemory, best_times, tensor_bytes
+from optarena.perf.timing import PeakMemory, best_times
 
 # bf16 dense peak FLOP/s by GPU name (first match)
 PEAK_FLOPS = (("H100", 989e12), ("H200", 989e12), ("A100", 312e12))
@@ -72,7 +72,7 @@ class TrainBench:
 
 
 def run_train_bench(cfg: TrainBenchConfig, progress: Callable[[str], None] = lambda _: None) -> TrainBench:
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, setting="--device")
     model_cfg = get_preset(cfg.model)
     T = cfg.seq_len or model_cfg.max_seq_len
     if T > model_cfg.max_seq_len:
