@@ -304,3 +304,57 @@ def test_a_state_dict_saved_before_ns_dtype_loads_as_bf16():
     fresh = Muon(random_params(0, torch.float64, SHAPES[:2]), lr=0.05, ns_dtype="float32")
     fresh.load_state_dict(old)
     assert [g["ns_dtype"] for g in fresh.param_groups] == ["bfloat16"]
+
+
+# --- FSDP2 layout: each row-sharded matrix orthogonalised once on its owner, equal to every rank's own NS
+ROW_SHARDED = [(5, 3), (1, 4), (4, 4), (3, 2, 2), (7, 3), (2, 5)]  # uneven rows; (1, 4): rank 1 holds none
+
+
+def _owner_run(rank, port, out):
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+
+    from optarena.optim.muon import _owner_orthogonalise, _owner_sharded, _owners
+    from optarena.optim.newton_schulz import KELLER_COEFFICIENTS, as_matrices
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        mesh = init_device_mesh("cpu", (2,))
+        torch.manual_seed(0)  # the same whole tensors on both ranks
+        wholes = [torch.randn(shape, dtype=torch.float64) for shape in ROW_SHARDED]
+        us = [distribute_tensor(w, mesh, [Shard(0)]) for w in wholes]
+        params = [distribute_tensor(torch.zeros_like(w, dtype=torch.float32), mesh, [Shard(0)]) for w in wholes]
+        assert _owner_sharded(us)
+        calls = []
+
+        def ns(mats):
+            calls.append(len(mats))
+            return [newton_schulz(m, 5, KELLER_COEFFICIENTS, torch.float32) for m in mats]
+
+        outs = _owner_orthogonalise(us, params, ns)
+        refs = [newton_schulz(as_matrices(u.full_tensor()), 5, KELLER_COEFFICIENTS, torch.float32)
+                .reshape(u.shape).to(torch.float32) for u in us]
+        torch.save(dict(outs=[o.to_local() for o in outs], refs=[distribute_tensor(r, mesh, [Shard(0)]).to_local()
+                                                                 for r in refs],
+                        placements=[tuple(o.placements) for o in outs], shapes=[tuple(o.shape) for o in outs],
+                        ns_matrices=sum(calls), owned=sum(o == rank for o in _owners(us, 2))), f"{out}/{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_fsdp_layout_orthogonalises_each_matrix_once_on_its_owner(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    mp.start_processes(_owner_run, args=(port, str(tmp_path)), nprocs=2, join=True, start_method=method)
+    ranks = [torch.load(tmp_path / f"{r}.pt", weights_only=False) for r in range(2)]
+    for r in ranks:
+        assert r["shapes"] == ROW_SHARDED  # DTensors of the whole shapes, sharded like the parameters
+        for out, ref in zip(r["outs"], r["refs"]):
+            assert torch.equal(out, ref)  # bit for bit every rank's own NS of the gathered matrix
+        assert r["ns_matrices"] == r["owned"]  # each rank ran NS on its own matrices only
+    assert sum(r["ns_matrices"] for r in ranks) == len(ROW_SHARDED)  # each matrix once in all
+    assert ranks[1]["outs"][1].shape == (0, 4)

@@ -47,7 +47,10 @@ Choices, where the sources differ or are silent:
   therefore sharded: rank q holds it for its own parameters only, and a checkpoint must take each
   rank's part: the trainer's (torch.distributed.checkpoint, train/checkpoint.py) has every rank write
   the state it holds, and each rank reads back its own on resume.
-  The AdamW part runs replicated.
+  The AdamW part runs replicated. Under FSDP2 (DTensor parameters, rows sharded over the ranks)
+  momentum and decay run on each rank's shard; the NS of each matrix is dealt to an owner rank the
+  same way, which gathers the matrix's rows, orthogonalises it once and scatters the rows of the
+  result back (:func:`_owner_orthogonalise`; the communication is there).
 * **State** depends on the route: ``momentum_buffer`` for Muon parameters (made by the rank that
   updates the parameter); ``exp_avg``, ``exp_avg_sq`` for AdamW ones.
 """
@@ -56,11 +59,11 @@ from __future__ import annotations
 
 import math
 from functools import reduce
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
-from torch.distributed.tensor import DTensor, distribute_tensor
+from torch.distributed.tensor import DTensor, Shard, distribute_tensor
 
 from . import _checks as C
 from . import _pieces as P
@@ -154,8 +157,8 @@ class Muon(ArenaOptimizer):
 
     # -- Muon ----------------------------------------------------------------------------------------
     def _muon(self, group, c, params, grads, states) -> None:
-        # FSDP2's sharded parameters (DTensors): each rank orthogonalises the whole matrices itself
-        # (_muon_local gathers them), so the round-robin dealing of replicated parameters is off.
+        # FSDP2's sharded parameters (DTensors): _muon_local deals the NS of each whole matrix to an
+        # owner rank itself (_owner_orthogonalise), so the dealing of replicated parameters is off.
         world = None if any(isinstance(p, DTensor) for p in params) else _world(group["distributed"])
         if world is None:
             self._muon_local(group, c, params, grads, states)
@@ -180,17 +183,26 @@ class Muon(ArenaOptimizer):
         by_shape: dict[tuple[int, int], list[int]] = {}
         for i, x in enumerate(u):
             by_shape.setdefault(matrix_shape(x.shape), []).append(i)
+        owned = _owner_sharded(u)
+        if owned:  # FSDP2: each matrix orthogonalised once, on its owner rank (_owner_orthogonalise)
+            orth = _owner_orthogonalise(u, params, lambda mats: self._ns(group, mats))
         for (rows, cols), idx in by_shape.items():
-            mats = [as_matrices(_whole(u[i])) for i in idx]
-            dtype = ns_dtype(group["ns_dtype"], mats[0].device)
-            U_NRC = torch.cat([x.to(dtype) for x in mats])
-            O_NRC = newton_schulz(U_NRC, group["ns_steps"], group["ns_coefficients"], dtype)
-            sizes = [x.shape[0] for x in mats]
-            # bf16 → fp32/fp64 is exact; the lr and scale are then applied in the parameter's precision
-            outs = [_like(params[i], o.reshape(params[i].shape).to(params[i].dtype))
-                    for i, o in zip(idx, O_NRC.split(sizes))]
+            if owned:
+                outs = [orth[i] for i in idx]
+            else:
+                mats = [as_matrices(_whole(u[i])) for i in idx]
+                # bf16 → fp32/fp64 is exact; the lr and scale are then applied in the parameter's precision
+                outs = [_like(params[i], o.reshape(params[i].shape).to(params[i].dtype))
+                        for i, o in zip(idx, self._ns(group, mats))]
             scale = lr_scale(group["adjust_lr"], rows, cols)
             torch._foreach_add_([params[i] for i in idx], outs, alpha=-c["lr"] * scale)
+
+    def _ns(self, group: dict[str, Any], mats: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Newton–Schulz of same-shape (k, r, c) matrices in one batched call; each result in NS's dtype."""
+        dtype = ns_dtype(group["ns_dtype"], mats[0].device)
+        U_NRC = torch.cat([x.to(dtype) for x in mats])
+        O_NRC = newton_schulz(U_NRC, group["ns_steps"], group["ns_coefficients"], dtype)
+        return list(O_NRC.split([x.shape[0] for x in mats]))
 
     # -- AdamW ---------------------------------------------------------------------------------------
     def _adamw(self, group, c, params, grads, states) -> None:
@@ -201,9 +213,72 @@ class Muon(ArenaOptimizer):
         P.addcdiv_(params, m, P.adam_denominator(v, c["adamw_eps"]), c["adamw_step"])
 
 
+def _owner_sharded(us: list[torch.Tensor]) -> bool:
+    """Whether the updates are FSDP2's usual layout, rows sharded over a 1-D mesh (what
+    :func:`_owner_orthogonalise` handles); other DTensor layouts take :func:`_whole`."""
+    if not us or not all(isinstance(x, DTensor) for x in us):
+        return False
+    mesh = us[0].device_mesh
+    return mesh.ndim == 1 and all(x.device_mesh == mesh and tuple(x.placements) == (Shard(0),) for x in us)
+
+
+def _owner_orthogonalise(us: list[torch.Tensor], params: list[torch.Tensor],
+                         ns: Callable[[list[torch.Tensor]], list[torch.Tensor]]) -> list[torch.Tensor]:
+    """Newton–Schulz of row-sharded updates, each matrix once, on one rank (what Dion and torchtitan's
+    distributed Muon do): the matrices are dealt to owner ranks as under DDP (:func:`_owners`); each
+    rank sends its rows of a matrix to the matrix's owner (a gather), the owner orthogonalises the
+    matrices it owns (those of one shape in one batched call, `ns`) and sends each rank its rows of the
+    result back (a scatter). Per matrix and step its owner receives and sends (size−1)/size of the
+    matrix once; an all-gather instead has every rank receive that much of every matrix and run every
+    NS. Rows are padded to torch.chunk's size (DTensor's Shard(0) split) for the collectives. The
+    result equals every rank's own NS of the gathered matrix bit for bit (the same input, the same
+    kernel); returned as DTensors sharded like `params`, in their dtype."""
+    mesh = us[0].device_mesh
+    pg, size, rank = mesh.get_group(), mesh.size(), mesh.get_local_rank()
+    owners = _owners(us, size)
+    chunks = [-(-x.shape[0] // size) for x in us]
+    received: dict[int, list[torch.Tensor]] = {}
+    works = []
+    for i, x in enumerate(us):
+        send = _padded(x.to_local(), chunks[i])
+        if owners[i] == rank:
+            received[i] = [torch.empty_like(send) for _ in range(size)]
+        works.append(dist.gather(send, received.get(i), dst=dist.get_global_rank(pg, owners[i]), group=pg,
+                                 async_op=True))
+    for w in works:
+        w.wait()
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i in received:
+        by_shape.setdefault(matrix_shape(us[i].shape), []).append(i)
+    done: dict[int, torch.Tensor] = {}
+    for idx in by_shape.values():
+        wholes = [as_matrices(torch.cat(received[i])[:us[i].shape[0]]) for i in idx]
+        for i, o in zip(idx, ns(wholes)):
+            done[i] = o.reshape(us[i].shape).to(params[i].dtype)
+    outs, works = [], []
+    for i, x in enumerate(us):
+        out = torch.empty((chunks[i], *x.shape[1:]), dtype=params[i].dtype, device=x.to_local().device)
+        pieces = list(_padded(done[i], chunks[i] * size).split(chunks[i])) if i in done else None
+        works.append(dist.scatter(out, pieces, src=dist.get_global_rank(pg, owners[i]), group=pg, async_op=True))
+        outs.append(out)
+    for w in works:
+        w.wait()
+    return [DTensor.from_local(o[:p.to_local().shape[0]], mesh, p.placements, run_check=False, shape=p.shape,
+                               stride=p.stride()) for o, p in zip(outs, params)]
+
+
+def _padded(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """`x` (contiguous) with zero rows appended up to `rows`."""
+    if x.shape[0] == rows:
+        return x.contiguous()
+    out = x.new_zeros((rows, *x.shape[1:]))
+    out[:x.shape[0]] = x
+    return out
+
+
 def _whole(x: torch.Tensor) -> torch.Tensor:
-    """The whole matrix of a sharded (FSDP2 DTensor) update: an all-gather, the bytes of one more
-    parameter all-gather per Muon matrix and step; every rank then runs the same Newton–Schulz."""
+    """The whole matrix of a sharded update in a layout :func:`_owner_orthogonalise` does not handle
+    (a 2-D mesh, another placement): an all-gather, after which every rank runs the same NS."""
     return x.full_tensor() if isinstance(x, DTensor) else x
 
 
