@@ -264,14 +264,19 @@ def _dist_run(rank, port, out, steps):
         dist.destroy_process_group()
 
 
-def test_distributed_matches_single_process(tmp_path):
+def _two_ranks(fn, *args) -> None:
+    """Run fn(rank, port, *args) in two processes (a gloo world on a free local port)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # fork, not spawn: spawn re-imports torch in each child (5-15 s on the 2-core CI machine). The
     # children run single-threaded, so they never touch the parent's OpenMP pool after the fork.
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    mp.start_processes(_dist_run, args=(port, str(tmp_path), 4), nprocs=2, join=True, start_method=method)
+    mp.start_processes(fn, args=(port, *args), nprocs=2, join=True, start_method=method)
+
+
+def test_distributed_matches_single_process(tmp_path):
+    _two_ranks(_dist_run, str(tmp_path), 4)
     ranks = [torch.load(tmp_path / f"{r}.pt") for r in range(2)]
 
     params = random_params(0, torch.float64, SHAPES)
@@ -345,11 +350,7 @@ def _owner_run(rank, port, out):
 
 
 def test_fsdp_layout_orthogonalises_each_matrix_once_on_its_owner(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    mp.start_processes(_owner_run, args=(port, str(tmp_path)), nprocs=2, join=True, start_method=method)
+    _two_ranks(_owner_run, str(tmp_path))
     ranks = [torch.load(tmp_path / f"{r}.pt", weights_only=False) for r in range(2)]
     for r in ranks:
         assert r["shapes"] == ROW_SHARDED  # DTensors of the whole shapes, sharded like the parameters
