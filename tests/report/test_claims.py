@@ -118,7 +118,7 @@ def test_best_of_shows_the_stability_columns_beside_the_loss(other, verdict):
     boards = _boards({"adamw": BASE, "svrm gamma=0.1": WORSE, "svrm gamma=0.3": BASE, "svrm gamma=0.5": other})
     m = _verdict(claim, boards)
     assert m.verdict == verdict
-    assert m.ours.count("spikes 1") == 3 and "grad-norm CV 0.5" in m.ours  # medians of seeds 0, 1, 2
+    assert m.ours.count("spikes 1") == 3 and "grad-norm CV 0.5" in m.ours  # the stability table's means over seeds 0, 1, 2
 
 
 def test_a_claim_without_its_rows_is_not_measured():

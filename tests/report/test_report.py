@@ -243,3 +243,26 @@ def test_the_stability_table_shows_the_recorded_spikes_and_spread(tmp_path):
 def test_a_database_without_stability_columns_has_no_stability_table(tmp_path):
     write_db(tmp_path, sizes=("tiny",))
     assert "loss spikes" not in build_report(tmp_path, num_bootstrap=0)[0].read_text()
+
+
+def test_the_stability_table_tests_each_spread_against_the_baselines(tmp_path):
+    from optarena.bench import ResultsDB
+
+    db = write_db(tmp_path, sizes=("tiny",))
+    ResultsDB(db, create=True).close()
+    con = sqlite3.connect(db)
+    # every run of an optimizer gets a CV around its own level, spread by seed: muon clearly higher than
+    # adamw's, dms the same as adamw's
+    for name, level in (("adamw", 0.30), ("muon", 0.60), ("dms", 0.30)):
+        con.execute("UPDATE runs SET spikes = 1, max_spike = 0.1, grad_norm_cv = ? + 0.01 * seed, "
+                    "grad_norm_p99_median = 2.0 WHERE optimizer = ?", (level, name))
+    con.commit()
+    con.close()
+    md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
+    table = md.split("| optimizer | loss spikes")[1].split("\n\n")[0]
+    assert "grad-norm CV vs `adamw` (Welch, Holm) |" in table
+    rows = {line.split("|")[1].strip(): line.split("|")[-2].strip() for line in table.splitlines()[2:]}
+    assert rows["`adamw`"] == "baseline"
+    assert rows["`muon`"].startswith("higher, p") and "Holm p" in rows["`muon`"]
+    assert rows["`dms`"].startswith("no significant difference, p=1")
+    assert "lower is the smoother run" in md

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from statistics import fmean
 
+from optarena.report import fmt
 from optarena.report.document import Table
 from optarena.report.fmt import MISSING
-from optarena.report.standings import Leaderboard, Standing
+from optarena.report.standings import ALPHA, Leaderboard, Standing, welch_verdict
+from optarena.stats import holm_verdicts
 
 CAPTION = ("Stability after the warmup, mean over the seeds of each optimizer's best point "
            "(optarena.train.stability): loss spikes (a logged training loss more than 6 robust standard "
@@ -40,17 +42,42 @@ def stability_means(s: Standing) -> dict[str, float | int | None] | None:
 
 
 def stability_table(board: Leaderboard) -> Table | None:
-    rows = []
+    rows, names = [], []
     for s in board.standings:
         m = stability_means(s)
         if m is None:
             continue
+        names.append(s.optimizer)
         rows.append((f"`{s.optimizer}`", f"{m['spikes']:.2g}", _show(m["max_spike"]), _show(m["grad_norm_cv"]),
                      _show(m["grad_norm_p99_median"]), str(m["seeds"])))
     if not rows:
         return None
     header = ("optimizer", "loss spikes", "largest spike", "grad-norm CV", "grad-norm p99 / median", "seeds")
-    return Table(header, tuple(rows), CAPTION)
+    spread = _spread_verdicts(board, names)
+    if spread is not None:
+        header += (f"grad-norm CV vs `{board.baseline_name}` (Welch, Holm)",)
+        rows = [(*row, spread.get(name, MISSING)) for row, name in zip(rows, names)]
+    return Table(header, tuple(rows), CAPTION + (SPREAD_CAPTION if spread is not None else ""))
+
+
+SPREAD_CAPTION = (" The last column tests each optimizer's seeds' grad-norm CV against the baseline's (Welch, "
+                  "two-sided, Holm-adjusted over the rows of this table, α = 0.05): lower is the smoother run.")
+
+
+def _spread_verdicts(board: Leaderboard, names: list[str]) -> dict[str, str] | None:
+    """Per optimizer but the baseline: its seeds' gradient-norm CV against the baseline's, "lower" /
+    "higher" / "no significant difference" with the Holm-adjusted p; None without a baseline row."""
+    cvs = {name: [r.grad_norm_cv for r in board.get(name).best_runs if r.grad_norm_cv is not None] for name in names}
+    base = cvs.get(board.baseline_name)
+    if not base:
+        return None
+    others = [n for n in names if n != board.baseline_name and cvs[n]]
+    verdicts = holm_verdicts([welch_verdict(cvs[n], base) for n in others], ALPHA)
+    words = {"better": "lower", "worse": "higher"}
+    out = {board.baseline_name: "baseline"}
+    for name, v in zip(others, verdicts):
+        out[name] = fmt.verdict(v._replace(verdict=words.get(v.verdict, v.verdict)))
+    return out
 
 
 def _show(x: float | None) -> str:
