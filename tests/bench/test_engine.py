@@ -183,6 +183,15 @@ def test_slurm_without_a_cluster_is_a_clear_error(tmp_path, monkeypatch):
         EnginePool(EngineSpec("slurm"), tmp_path / "engine")
 
 
+def test_slurm_without_srun_is_refused_before_anything_is_made(write_suite, tmp_path):
+    cmd = [sys.executable, "-m", "optarena", "bench", str(write_suite(SUITE)), "--out", str(tmp_path / "o"),
+           "--executor", "slurm"]
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # python, no srun
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and 'no "srun" on PATH' in done.stderr, done.stderr
+    assert not (tmp_path / "o").exists() and done.stdout == ""
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--partition", "gpu"], "options of --executor local|slurm"),
     (["--executor", "local", "--partition", "gpu"], "options of --executor slurm"),

@@ -18,6 +18,7 @@ when the data is missing or unreadable), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sqlite3
 import sys
 
@@ -209,6 +210,8 @@ def engine_spec(args: argparse.Namespace):
                       cpus_per_cell=args.cpus_per_cell, time_limit_min=args.time_limit, mem_gb=args.mem_gb,
                       slurm=tuple(slurm))
     require_submitit()
+    if spec.kind == "slurm" and shutil.which("srun") is None:  # before any results.db is made
+        raise ValueError('--executor slurm: no "srun" on PATH: run the suite from a SLURM login node')
     return spec
 
 
