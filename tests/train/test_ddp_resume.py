@@ -39,7 +39,7 @@ def metrics(out: Path) -> list[tuple]:
     return [(e["step"], e["train_loss"], e["grad_norm"], e.get("val_loss")) for e in entries]
 
 
-@pytest.mark.parametrize("optimizer, lr", [("muon", 1e-2), ("adamw", 3e-3)])
+@pytest.mark.parametrize("optimizer, lr", [("muon", 1e-2), ("adamw", 3e-3), ("adana", 3e-3)])
 def test_ddp_resume_equals_uninterrupted(shard_dir, tmp_path, optimizer, lr):
     settings = dict(SETTINGS, name=optimizer, lr=lr)
     whole = torchrun(["optarena", "train", *flags(tiny_run(shard_dir, tmp_path / "whole", **settings))])
