@@ -84,7 +84,7 @@ def single_accum(out) -> int:
 
 
 STALL = """
-import sys, time, torch
+import os, sys, time, torch
 import torch.distributed as td
 from optarena.train import distributed
 dist = distributed.init("cpu", timeout_s=float(sys.argv[1]))
@@ -95,7 +95,7 @@ try:
     td.all_reduce(torch.ones(1))
 except Exception as e:
     print(f"raised after {time.monotonic() - t0:.1f}s: {type(e).__name__}", flush=True)
-    sys.exit(3)
+    os._exit(3)  # not sys.exit: tearing down a group whose peer stalls may abort in gloo's threads
 """
 
 
