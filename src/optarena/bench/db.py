@@ -341,12 +341,6 @@ class ResultsDB:
         host = socket.gethostname()
         return [r for r in self.runs("running") if r["host"] == host and not pid_alive(r["pid"])]
 
-    def release_stale(self) -> list[str]:
-        """Cells left "running" by a process of this host that no longer exists -> "pending"."""
-        stale = [r["cell"] for r in self.stale_runs()]
-        self.release(stale)
-        return stale
-
     def set_choices(self, rows: Iterable[dict[str, Any]]) -> None:
         rows = list(rows)
         if not rows:

@@ -271,13 +271,19 @@ class _Runner:
             self.attempted.add(cell.key)
             used = {slot for _, _, slot in self.inflight.values()}
             self.inflight[future] = (cell, row["id"], next(s for s in range(len(used) + 1) if s not in used))
-        self.db.release(again)
         if len(rows) > len(again):
             self.progress.say(f"{len(rows) - len(again)} cell(s) a runner that died left on the {self.engine.kind} "
                               "engine: reattached, waiting for them")
-        if again:
-            self.progress.say(f"{len(again)} cell(s) whose {self.engine.kind} job is gone without a result: "
-                              "running them again")
+        self._run_again(again)
+
+    def _run_again(self, cells: list[str]) -> None:
+        """Cells whose engine job is gone without a result (not the cells' failure): pending again."""
+        if not cells:
+            return
+        self.db.release(cells)
+        self.attempted.difference_update(cells)
+        self.progress.say(f"{len(cells)} cell(s) whose {self.engine.kind} job is gone without a result: "
+                          "running them again")
 
     def _submit(self, todo: list[Cell]) -> None:
         free = [s for s in range(max(self.jobs, 1)) if s not in {slot for _, _, slot in self.inflight.values()}]
@@ -320,11 +326,7 @@ class _Runner:
                 lost.append(cell.key)
                 continue
             self._record(cell, run_id, _outcome(future))
-        if lost:
-            self.db.release(lost)
-            self.attempted.difference_update(lost)
-            self.progress.say(f"{len(lost)} cell(s) whose {self.engine.kind} job is gone without a result: "
-                              "running them again")
+        self._run_again(lost)
         if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
             self._replace_pool()
 

@@ -59,7 +59,7 @@ def register(sub) -> None:
     g.add_argument("--gpus-per-cell", type=int, default=0, metavar="N",
                    help="GPUs per cell (default 0); N > 1: one run on N GPUs of a node, a task per GPU (DDP/FSDP2)")
     g.add_argument("--cpus-per-cell", type=int, metavar="N", help="CPU cores per task (default --threads)")
-    g.add_argument("--time-limit", type=int, default=24 * 60, metavar="MIN",
+    g.add_argument("--time-limit", type=int, metavar="MIN",
                    help="the engine's time limit per job, minutes (default 1440); a timed-out job is requeued "
                         "and resumes from its checkpoint")
     g.add_argument("--mem-gb", type=float, metavar="G", help="memory per job, GB")
@@ -195,7 +195,7 @@ def engine_spec(args: argparse.Namespace):
 
     engine_only = [f for f, v in (("--partition", args.partition), ("--gpus-per-cell", args.gpus_per_cell),
                                   ("--cpus-per-cell", args.cpus_per_cell), ("--mem-gb", args.mem_gb),
-                                  ("--slurm", args.slurm), ("--time-limit", args.time_limit != 24 * 60)) if v]
+                                  ("--slurm", args.slurm), ("--time-limit", args.time_limit is not None)) if v]
     if args.executor == "process":
         if engine_only:
             raise ValueError(f"{', '.join(engine_only)}: options of --executor local|slurm")
@@ -206,9 +206,9 @@ def engine_spec(args: argparse.Namespace):
         if not sep or not key.strip():
             raise ValueError(f"--slurm {a!r}: expected KEY=VALUE (an sbatch option without its dashes)")
         slurm.append((key.strip(), value))
+    limit = {} if args.time_limit is None else {"time_limit_min": args.time_limit}  # else EngineSpec's default
     spec = EngineSpec(args.executor, partition=args.partition, gpus_per_cell=args.gpus_per_cell,
-                      cpus_per_cell=args.cpus_per_cell, time_limit_min=args.time_limit, mem_gb=args.mem_gb,
-                      slurm=tuple(slurm))
+                      cpus_per_cell=args.cpus_per_cell, mem_gb=args.mem_gb, slurm=tuple(slurm), **limit)
     require_submitit()
     if spec.kind == "slurm" and shutil.which("srun") is None:  # before any results.db is made
         raise ValueError('--executor slurm: no "srun" on PATH: run the suite from a SLURM login node')

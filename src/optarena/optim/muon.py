@@ -180,9 +180,7 @@ class Muon(ArenaOptimizer):
         P.ema_(m, grads, 1.0 - mu)
         u = torch._foreach_lerp(grads, m, mu) if group["nesterov"] else m  # out of place: g is read-only
         P.decay_(params, c["decay"])
-        by_shape: dict[tuple[int, int], list[int]] = {}
-        for i, x in enumerate(u):
-            by_shape.setdefault(matrix_shape(x.shape), []).append(i)
+        by_shape = _by_shape({i: x.shape for i, x in enumerate(u)})
         owned = _owner_sharded(u)
         if owned:  # FSDP2: each matrix orthogonalised once, on its owner rank (_owner_orthogonalise)
             orth = _owner_orthogonalise(u, params, lambda mats: self._ns(group, mats))
@@ -211,6 +209,14 @@ class Muon(ArenaOptimizer):
         v = [s["exp_avg_sq"] for s in states]
         P.adam_moments_(m, v, grads, group["adamw_betas"])
         P.addcdiv_(params, m, P.adam_denominator(v, c["adamw_eps"]), c["adamw_step"])
+
+
+def _by_shape(shapes: dict[int, torch.Size]) -> dict[tuple[int, int], list[int]]:
+    """Indices grouped by the (rows, cols) NS sees, so that each group is one batched NS call."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, shape in shapes.items():
+        groups.setdefault(matrix_shape(shape), []).append(i)
+    return groups
 
 
 def _owner_sharded(us: list[torch.Tensor]) -> bool:
@@ -247,11 +253,8 @@ def _owner_orthogonalise(us: list[torch.Tensor], params: list[torch.Tensor],
                                  async_op=True))
     for w in works:
         w.wait()
-    by_shape: dict[tuple[int, int], list[int]] = {}
-    for i in received:
-        by_shape.setdefault(matrix_shape(us[i].shape), []).append(i)
     done: dict[int, torch.Tensor] = {}
-    for idx in by_shape.values():
+    for idx in _by_shape({i: us[i].shape for i in received}).values():
         wholes = [as_matrices(torch.cat(received[i])[:us[i].shape[0]]) for i in idx]
         for i, o in zip(idx, ns(wholes)):
             done[i] = o.reshape(us[i].shape).to(params[i].dtype)

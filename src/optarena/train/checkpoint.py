@@ -60,8 +60,14 @@ def find(out: str | Path) -> Path | None:
     single = path_in(out)
     if single.exists():
         return single
-    latest = sharded_root(out) / LATEST
-    return sharded_root(out) / latest.read_text().strip() if latest.exists() else None
+    name = _latest(sharded_root(out))
+    return None if name is None else sharded_root(out) / name
+
+
+def _latest(root: Path) -> str | None:
+    """The step directory that root/latest names; None before the first complete sharded save."""
+    latest = root / LATEST
+    return latest.read_text().strip() if latest.exists() else None
 
 
 def is_sharded(path: Path) -> bool:
@@ -81,8 +87,7 @@ def save_sharded(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
     root = sharded_root(out)
     name = f"step-{trainer_state['step']:09d}"
     target = root / name
-    latest = root / LATEST
-    if latest.exists() and latest.read_text().strip() == name:  # this very state is saved already
+    if _latest(root) == name:  # this very state is saved already
         return target
     if is_main:
         root.mkdir(parents=True, exist_ok=True)
@@ -92,10 +97,8 @@ def save_sharded(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
     dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=target)
     if is_main:  # dcp.save has returned on rank 0: every rank's shards and the metadata are written
         save(target / TRAINER_FILE, trainer_state)
-        atomic_write(latest, name + "\n")
-        for old in root.glob("step-*"):
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        atomic_write(root / LATEST, name + "\n")
+        remove_unfinished(out)  # the steps before it
     barrier()
     return target
 
@@ -132,12 +135,12 @@ def remove(out: str | Path) -> None:
 
 
 def remove_unfinished(out: str | Path) -> None:
-    """Delete the step directories of DIR/checkpoint that `latest` does not name: writes a crash cut short."""
+    """Delete the step directories of DIR/checkpoint that `latest` does not name: older steps, and
+    writes a crash cut short."""
     root = sharded_root(out)
     if not root.is_dir():
         return
-    latest = root / LATEST
-    keep = latest.read_text().strip() if latest.exists() else None
+    keep = _latest(root)
     for d in root.glob("step-*"):
         if d.name != keep:
             shutil.rmtree(d, ignore_errors=True)

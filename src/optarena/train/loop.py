@@ -11,8 +11,9 @@ too. Divergence stops the run with status "diverged", its step and reason, and n
 suite goes on.
 
 The run directory holds metrics.jsonl (metrics.py), run.json (record.py) and checkpoint.pt, or under
-torchrun the sharded checkpoint/ that every rank writes its part of (checkpoint.py). `run.resume` continues from the checkpoint: the result equals the uninterrupted
-run's, bit for bit on the CPU (tests/train/test_resume.py).
+torchrun the sharded checkpoint/ that every rank writes its part of (checkpoint.py). `run.resume`
+continues from the checkpoint: the result equals the uninterrupted run's, bit for bit on the CPU
+(tests/train/test_resume.py).
 
 Under torchrun (RANK / WORLD_SIZE set) the model is wrapped in DDP and each rank reads its slice of
 every global batch; rank 0 alone writes files and draws progress.
@@ -226,13 +227,14 @@ class Trainer:
 
     def _restore(self, path: Path) -> None:
         p = self.parts
-        if checkpoint.is_sharded(path) != self.dist.enabled:
-            saved = "by several ranks (torchrun)" if checkpoint.is_sharded(path) else "by one process"
+        sharded = checkpoint.is_sharded(path)
+        if sharded != self.dist.enabled:
+            saved = "by several ranks (torchrun)" if sharded else "by one process"
             raise ValueError(f"cannot resume {path}: it was saved {saved}, this run has {self.dist.world_size} "
                              "process(es): resume it as it ran")
-        if checkpoint.is_sharded(path):
-            state = checkpoint.load_trainer_state(path, self.dist.device)
-            checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
+        state = (checkpoint.load_trainer_state if sharded else checkpoint.load)(path, self.dist.device)
+        checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
+        if sharded:
             saved = (state.get("parallel"), state.get("world_size"))
             if saved != (self._parallel(), self.dist.world_size):
                 raise ValueError(f"cannot resume {path}: saved with run.parallel {saved[0]!r} on {saved[1]} ranks, "
@@ -240,8 +242,6 @@ class Trainer:
                                  "run.parallel and world size it ran with")
             checkpoint.load_sharded(path, p.model, p.optimizer)
         else:
-            state = checkpoint.load(path, self.dist.device)
-            checkpoint.check_same_experiment(state["config"], self.cfg.to_dict(), path)
             p.model.load_state_dict(state["model"])
             p.optimizer.load_state_dict(state["optimizer"])
         p.scheduler.load_state_dict(state["scheduler"])
