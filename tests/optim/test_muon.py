@@ -20,11 +20,12 @@ from .helpers import random_params, run
 # matrices (batched with the first two), a conv filter, a zero-size matrix, and a bias (AdamW).
 SHAPES = [(6, 4), (6, 4), (5, 7), (9, 3), (2, 6, 4), (4, 3, 2, 2), (0, 3), (5,)]
 HP = dict(momentum=0.9, weight_decay=0.1, adamw_lr=1e-2, adamw_betas=(0.8, 0.9), adamw_eps=1e-8,
-          adamw_weight_decay=0.05, ns_dtype="bfloat16")  # Keller's precision, whatever this CPU has
+          adamw_weight_decay=0.05, ns_dtype="bfloat16", ns_form="keller")  # Keller's, whatever the CPU
 
 
-def ref_ns5(G, steps=5, dtype=torch.bfloat16):
-    """Keller's zeropower_via_newtonschulz5, one 2-D matrix at a time, in bf16 (or ``dtype``)."""
+def ref_ns5(G, steps=5, dtype=torch.bfloat16, form="keller"):
+    """Keller's zeropower_via_newtonschulz5, one 2-D matrix at a time, in bf16 (or ``dtype``); with
+    ``form="fused"`` its two sums inside the matmuls (``addmm``), as torch.optim.Muon writes them."""
     a, b, c = (3.4445, -4.7750, 2.0315)
     X = G.to(dtype)
     if G.size(0) > G.size(1):
@@ -32,13 +33,16 @@ def ref_ns5(G, steps=5, dtype=torch.bfloat16):
     X = X / (X.norm() + 1e-7)
     for _ in range(steps):
         A = X @ X.T
-        B = b * A + c * A @ A
-        X = a * X + B @ X
+        if form == "fused":
+            X = torch.addmm(X, torch.addmm(A, A, A, beta=b, alpha=c), X, beta=a)
+        else:
+            B = b * A + c * A @ A
+            X = a * X + B @ X
     return X.T if G.size(0) > G.size(1) else X
 
 
 def ref_muon(p, history, *, momentum, weight_decay, nesterov=True, adjust_lr="original", ns_dtype="bfloat16",
-             **_):
+             ns_form="keller", **_):
     """Muon on one tensor from the formulas: EMA momentum, Nesterov mix, NS5 per matrix, scaled step."""
     p, M = p.detach().clone(), torch.zeros_like(p)
     if p.ndim == 4:  # conv filter: one (out, in·kh·kw) matrix; otherwise leading dims are a batch
@@ -53,7 +57,7 @@ def ref_muon(p, history, *, momentum, weight_decay, nesterov=True, adjust_lr="or
         M = momentum * M + (1 - momentum) * g
         U = (1 - momentum) * g + momentum * M if nesterov else M
         dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[ns_dtype]
-        O = torch.stack([ref_ns5(m, dtype=dtype) for m in mats(U)]).double().reshape(p.shape)
+        O = torch.stack([ref_ns5(m, dtype=dtype, form=ns_form) for m in mats(U)]).double().reshape(p.shape)
         p = p * (1 - lr * weight_decay) - lr * scale * O
     return p, M
 
@@ -74,17 +78,34 @@ def split_groups(params):
     return [dict(params=params[:-1], use_muon=True), dict(params=params[-1:], use_muon=False)]
 
 
-def test_batched_newton_schulz_equals_the_per_matrix_loop():
+@pytest.mark.parametrize("form", ["keller", "fused"])
+def test_batched_newton_schulz_equals_the_per_matrix_loop(form):
     """Same ops in the same order: equal bits on the CPUs we ran (x86, MKL/oneDNN bf16 matmul). A batched
     kernel may block the bf16 reductions differently elsewhere; a flipped last bit (2^-7 near 1) can
     grow a little over 5 steps, hence the tolerance; a wrong iteration is off by O(1)."""
     g = torch.Generator().manual_seed(0)
     for shape in [(6, 4), (4, 6), (32, 16), (5, 5)]:
         G = torch.randn(5, *shape, generator=g, dtype=torch.float64)
-        batched = newton_schulz(G)
+        batched = newton_schulz(G, form=form)
         assert batched.dtype == torch.bfloat16 and batched.shape == G.shape
         for b, m in zip(batched, G):
-            torch.testing.assert_close(b.float(), ref_ns5(m).float(), rtol=0, atol=2e-2)
+            torch.testing.assert_close(b.float(), ref_ns5(m, form=form).float(), rtol=0, atol=2e-2)
+    stack = torch.randn(2, 3, 6, 4, generator=g)  # two batch dimensions: baddbmm's one is a reshape
+    torch.testing.assert_close(newton_schulz(stack, form=form).float(),
+                               newton_schulz(stack.reshape(6, 6, 4), form=form).float().reshape(2, 3, 6, 4),
+                               rtol=0, atol=0)
+
+
+def test_the_two_forms_are_one_iteration():
+    """In float64 the fused form (sums inside the matmuls) and Keller's ops differ only by rounding; a
+    wrong coefficient or operand order would be off by O(1). Unknown forms are refused."""
+    g = torch.Generator().manual_seed(3)
+    for shape in [(6, 4), (4, 6), (3, 32, 16), (0, 5, 5)]:
+        G = torch.randn(*shape, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(newton_schulz(G, dtype=torch.float64, form="fused"),
+                                   newton_schulz(G, dtype=torch.float64, form="keller"), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="form must be one of"):
+        newton_schulz(torch.ones(2, 2), form="addmm")
 
 
 def test_newton_schulz_output_is_nearly_orthogonal():
@@ -99,7 +120,8 @@ def test_newton_schulz_output_is_nearly_orthogonal():
 
 @pytest.mark.parametrize("explicit_groups", [True, False])
 @pytest.mark.parametrize("variant", [dict(), dict(nesterov=False, adjust_lr="match_rms_adamw"),
-                                     dict(ns_dtype="float32")])
+                                     dict(ns_dtype="float32"), dict(ns_form="fused"),
+                                     dict(ns_form="fused", ns_dtype="float32")])
 def test_matches_per_tensor_reference(explicit_groups, variant):
     """Several steps with a changing lr, float64 params. Groups without use_muon route by ndim."""
     hp = {**HP, **variant}
@@ -131,7 +153,8 @@ def test_matches_per_tensor_reference(explicit_groups, variant):
 def test_adjust_lr_scales_the_orthogonalised_step(adjust_lr, shape, scale):
     x = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
     x.grad = torch.randn(shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    Muon([x], lr=0.5, momentum=0.0, nesterov=False, adjust_lr=adjust_lr, ns_dtype="bfloat16").step()  # U = g
+    Muon([x], lr=0.5, momentum=0.0, nesterov=False, adjust_lr=adjust_lr, ns_dtype="bfloat16",
+         ns_form="keller").step()  # U = g
     O = newton_schulz(x.grad.reshape(shape[0], -1)).double().reshape(shape)
     torch.testing.assert_close(x.detach(), -0.5 * scale * O, rtol=1e-12, atol=0)
 
@@ -299,16 +322,43 @@ def test_distributed_true_needs_an_initialised_process_group():
         Muon([x], distributed=True).step()
 
 
-def test_a_state_dict_saved_before_ns_dtype_loads_as_bf16():
+def test_a_state_dict_saved_before_ns_dtype_and_ns_form_loads_as_kellers_bf16():
     params = random_params(0, torch.float64, SHAPES[:2])
     opt = Muon(params, lr=0.05)
     run(opt, params, 2, peak=0.05)
     old = opt.state_dict()
     for g in old["param_groups"]:
-        del g["ns_dtype"]
-    fresh = Muon(random_params(0, torch.float64, SHAPES[:2]), lr=0.05, ns_dtype="float32")
+        del g["ns_dtype"], g["ns_form"]
+    fresh = Muon(random_params(0, torch.float64, SHAPES[:2]), lr=0.05, ns_dtype="float32", ns_form="fused")
     fresh.load_state_dict(old)
-    assert [g["ns_dtype"] for g in fresh.param_groups] == ["bfloat16"]
+    assert [(g["ns_dtype"], g["ns_form"]) for g in fresh.param_groups] == [("bfloat16", "keller")]
+
+
+def test_cpu_stacks_of_a_few_matrices_give_the_whole_stacks_numbers(monkeypatch):
+    """NS_CPU_CHUNK_NUMEL splits a shape's stack on CPU; each matrix's iteration is its own, so the
+    numbers are those of one stack per shape."""
+    from optarena.optim import muon
+    results = []
+    for chunk in (1 << 20, 30):  # 30 elements: one (6, 4) matrix a stack, the (2, 6, 4) stack split too
+        monkeypatch.setattr(muon, "NS_CPU_CHUNK_NUMEL", chunk)
+        params = random_params(0, torch.float64, SHAPES)
+        run(Muon(split_groups(params), lr=0.05, **HP), params, 3, peak=0.05)
+        results.append([p.detach() for p in params])
+    for whole, split in zip(*results):
+        torch.testing.assert_close(split, whole, rtol=0, atol=0)
+
+
+def test_ns_form_auto_is_fused_on_cpu_and_kellers_on_accelerators():
+    from optarena.optim import newton_schulz as ns
+    assert ns.ns_form("auto", torch.device("cpu")) == "fused"
+    assert ns.ns_form("auto", torch.device("cuda")) == "keller"
+    assert ns.ns_form("keller", torch.device("cpu")) == "keller" and ns.ns_form("fused", torch.device("cuda")) == "fused"
+    x = torch.zeros(4, 6, dtype=torch.float64, requires_grad=True)  # the default on this CPU: the fused form
+    x.grad = torch.randn(4, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    Muon([x], lr=0.5, momentum=0.0, nesterov=False, ns_dtype="bfloat16").step()
+    torch.testing.assert_close(x.detach(), -0.5 * newton_schulz(x.grad, form="fused").double(), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="ns_form"):
+        Muon([torch.zeros(2, 2, requires_grad=True)], ns_form="addmm")
 
 
 # --- FSDP2 layout: each row-sharded matrix orthogonalised once on its owner, equal to every rank's own NS

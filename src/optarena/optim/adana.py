@@ -121,15 +121,25 @@ class ADana(ArenaOptimizer):
 def _adana_step(c, params, grads, m, d):
     """ADana, the paper form: p ← p·(1 − λ), then p ← p − γ(t)·[g + γ3·K·m]/D with K = (1+t)^(1−κ)."""
     P.decay_(params, c["decay"])
-    P.addcdiv_(params, grads, d, c["step"])
-    P.addcdiv_(params, m, d, c["step_m"])
+    if torch.compiler.is_compiling():  # fused: one division a coordinate, not two (perf_cpu.md)
+        inv = torch._foreach_reciprocal(d)
+        P.addcmul_(params, grads, inv, c["step"])
+        P.addcmul_(params, m, inv, c["step_m"])
+    else:
+        P.addcdiv_(params, grads, d, c["step"])
+        P.addcdiv_(params, m, d, c["step_m"])
 
 
 def _mk4_step(c, params, grads, m, d):
     """Dana-MK4: p ← p − γ(t)·[g/D + γ3·(clamp(K·m/D, ±c) + m/D)], then p ← p·(1 − λ)."""
-    mn = torch._foreach_div(m, d)
+    if torch.compiler.is_compiling():  # fused: one division a coordinate, not two (perf_cpu.md)
+        inv = torch._foreach_reciprocal(d)
+        mn = torch._foreach_mul(m, inv)
+        P.addcmul_(params, grads, inv, c["step"])
+    else:
+        mn = torch._foreach_div(m, d)
+        P.addcdiv_(params, grads, d, c["step"])
     clipped = [torch.clamp(x, -c["bound"], c["bound"]) for x in mn]  # the damped Nesterov term, over K
-    P.addcdiv_(params, grads, d, c["step"])
     P.add_(params, clipped, c["step_clipped"])
     P.add_(params, mn, c["step_m"])  # the codes' extra undamped m/D term (see the module docstring)
     P.decay_(params, c["decay"])

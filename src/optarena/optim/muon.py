@@ -35,7 +35,12 @@ Choices, where the sources differ or are silent:
   added to p (and the scale applied) in the parameter's working precision, where Keller multiplies
   the bf16 update by the scale in place.
 * **Speed.** Same-shape matrices of a group are stacked and orthogonalised in one batched NS call
-  (on CPU 3-5x faster than a per-matrix loop for 32-64 wide layers; equal once matmuls dominate).
+  (on CPU 3-5x faster than a per-matrix loop for 32-64 wide layers; equal once matmuls dominate), on
+  CPU in stacks of at most ``NS_CPU_CHUNK_NUMEL`` elements, which stay in the L2 cache.
+  ``ns_form="auto"`` runs NS's two matrix sums inside the matmuls (``baddbmm``, as torch.optim.Muon's
+  ``addmm``) on CPU, where Keller's separate bf16 elementwise ops cost more than the matmuls (2.2x
+  faster on the 20m preset); on accelerators it keeps Keller's ops and so his bf16 bits.
+  ``"keller"`` or ``"fused"`` fix it (newton_schulz.py).
 * **NS details** follow Keller (‖X‖_F + 1e-7, not torch.optim.Muon's clamp(min=1e-7)); ``adjust_lr``,
   ``ns_coefficients`` and ``ns_steps`` < 100 follow torch.optim.Muon's names and limits.
 * **p.grad is never modified** (Keller's ``grad.lerp_`` writes the Nesterov mix into it).
@@ -68,10 +73,15 @@ from torch.distributed.tensor import DTensor, Shard, distribute_tensor
 from . import _checks as C
 from . import _pieces as P
 from .base import ArenaOptimizer
-from .newton_schulz import (ADJUST_LR, KELLER_COEFFICIENTS, NS_DTYPES, as_matrices, lr_scale, matrix_shape,
-                            newton_schulz, ns_dtype)
+from .newton_schulz import (ADJUST_LR, KELLER_COEFFICIENTS, NS_DTYPES, NS_FORMS, as_matrices, lr_scale,
+                            matrix_shape, newton_schulz, ns_dtype, ns_form)
 
 REAL = C.Interval(-math.inf, math.inf, "()")
+# Elements per stack of one batched NS call on CPU: a stack's iterates (X, A, B in bf16) then fit a 2 MiB
+# L2. On the 20m preset's matrices, one thread, stacks of 2-8 matrices took 0.8x the time of one stack
+# per shape, and 0.65x of single matrices (docs/results/perf_cpu.md); on accelerators a shape's
+# matrices stay one stack.
+NS_CPU_CHUNK_NUMEL = 1 << 20
 
 
 class Muon(ArenaOptimizer):
@@ -84,9 +94,9 @@ class Muon(ArenaOptimizer):
                  ns_coefficients: tuple[float, float, float] = KELLER_COEFFICIENTS,
                  adamw_lr: float = 3e-4, adamw_betas: tuple[float, float] = (0.9, 0.95),
                  adamw_eps: float = 1e-10, adamw_weight_decay: float = 0.0,
-                 distributed: bool | None = None, ns_dtype: str = "auto",
+                 distributed: bool | None = None, ns_dtype: str = "auto", ns_form: str = "auto",
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, ns_dtype=ns_dtype,
+        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, ns_dtype=ns_dtype, ns_form=ns_form,
                         weight_decay=weight_decay, adjust_lr=adjust_lr,
                         ns_coefficients=C.as_tuple(ns_coefficients), adamw_lr=adamw_lr,
                         adamw_betas=C.as_tuple(adamw_betas), adamw_eps=adamw_eps,
@@ -103,6 +113,7 @@ class Muon(ArenaOptimizer):
         C.check_betas(owner, hp["ns_coefficients"], 3, REAL, name="ns_coefficients")
         C.check_choice(owner, "adjust_lr", hp["adjust_lr"], ADJUST_LR)
         C.check_choice(owner, "ns_dtype", hp["ns_dtype"], ("auto", *NS_DTYPES))
+        C.check_choice(owner, "ns_form", hp["ns_form"], ("auto", *NS_FORMS))
         C.check_number(owner, "weight_decay", hp["weight_decay"], C.NONNEGATIVE)
         C.check_number(owner, "adamw_lr", hp["adamw_lr"], C.NONNEGATIVE)
         C.check_betas(owner, hp["adamw_betas"], 2, name="adamw_betas")
@@ -117,10 +128,12 @@ class Muon(ArenaOptimizer):
                                      "Newton–Schulz needs ndim >= 2: put it in a use_muon=False group")
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        # ns_dtype is newer than the state format: a group saved without it ran Keller's bf16
+        # ns_dtype and ns_form are newer than the state format: a group saved without them ran Keller's
+        # bf16 ops
         if isinstance(state_dict, dict) and isinstance(state_dict.get("param_groups"), list):
             state_dict = {**state_dict, "param_groups": [
-                {"ns_dtype": "bfloat16", **g} if isinstance(g, dict) else g for g in state_dict["param_groups"]]}
+                {"ns_dtype": "bfloat16", "ns_form": "keller", **g} if isinstance(g, dict) else g
+                for g in state_dict["param_groups"]]}
         super().load_state_dict(state_dict)
 
     def _init_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -197,9 +210,14 @@ class Muon(ArenaOptimizer):
 
     def _ns(self, group: dict[str, Any], mats: list[torch.Tensor]) -> list[torch.Tensor]:
         """Newton–Schulz of same-shape (k, r, c) matrices in one batched call; each result in NS's dtype."""
-        dtype = ns_dtype(group["ns_dtype"], mats[0].device)
+        device = mats[0].device
+        dtype, form = ns_dtype(group["ns_dtype"], device), ns_form(group["ns_form"], device)
         U_NRC = torch.cat([x.to(dtype) for x in mats])
-        O_NRC = newton_schulz(U_NRC, group["ns_steps"], group["ns_coefficients"], dtype)
+        # on CPU in stacks of about NS_CPU_CHUNK_NUMEL elements, whose iterates stay in the L2 cache
+        k = max(1, NS_CPU_CHUNK_NUMEL // max(1, math.prod(U_NRC.shape[1:]))) if device.type == "cpu" else None
+        stacks = U_NRC.split(k) if k is not None and U_NRC.shape[0] > k else (U_NRC,)
+        O_NRC = torch.cat([newton_schulz(x, group["ns_steps"], group["ns_coefficients"], dtype, form)
+                           for x in stacks])
         return list(O_NRC.split([x.shape[0] for x in mats]))
 
     # -- AdamW ---------------------------------------------------------------------------------------

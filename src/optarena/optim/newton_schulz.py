@@ -13,9 +13,18 @@ with (a, b, c) = (3.4445, −4.7750, 2.0315), chosen to maximise the slope at ze
 U·S'·Vᵀ with S' roughly in [0.7, 1.2], not exactly U·Vᵀ, which Keller reports does not hurt training.
 
 Every operation acts on the last two dimensions, so a (N, r, c) stack is N independent iterations run
-as batched matmuls: Muon stacks its same-shape matrices and orthogonalises them in one call. The ops
-are Keller's, in his order (``c * A @ A`` is (c·A)·A), so one stack gives the same bf16 numbers as the
-per-matrix loop; fusing them (``baddbmm``) would round differently in bf16 and is left out.
+as batched matmuls: Muon stacks its same-shape matrices and orthogonalises them in one call.
+
+Two forms of the same iteration (``form``, Muon's ``ns_form``):
+
+* ``"keller"``: his ops in his order (``c * A @ A`` is (c·A)·A), each rounded to bf16 on its own, so
+  one stack gives the same bf16 numbers as his per-matrix loop;
+* ``"fused"``: B = b·A + c·A·A and X = a·X + B·X each as one ``baddbmm`` (torch.optim.Muon's
+  ``addmm`` form), where the scaling and the sum happen inside the matmul and are rounded once. The
+  same iteration, rounded differently in bf16 (less often: the elementwise ops' own roundings are
+  gone); in fp32/fp64 the two agree to rounding (tests/optim/test_muon.py). On CPU the separate
+  bf16 elementwise ops cost more than the matmuls' work saves: on the 20m preset's 70 matrices, one
+  thread, the fused form took 0.45x the time of Keller's (docs/results/perf_cpu.md).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import torch
 KELLER_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 ADJUST_LR = ("original", "match_rms_adamw")
 NS_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
+NS_FORMS = ("keller", "fused")
 
 
 def ns_dtype(setting: str, device: torch.device) -> torch.dtype:
@@ -46,20 +56,39 @@ def cpu_has_bf16_matmul() -> bool:
                 and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()))
 
 
+def ns_form(setting: str, device: torch.device) -> str:
+    """The form Newton–Schulz runs in: ``"keller"``, ``"fused"``, or ``"auto"``: fused on CPU, where it
+    measured 2.2x faster (the module docstring), Keller's bits on accelerators."""
+    if setting != "auto":
+        return setting
+    return "fused" if device.type == "cpu" else "keller"
+
+
 def newton_schulz(G: torch.Tensor, steps: int = 5,
                   coefficients: tuple[float, float, float] = KELLER_COEFFICIENTS,
-                  dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
-    """Approximately orthogonalise each matrix of ``G`` (..., r, c); returns ``dtype`` (bf16: Keller's)."""
+                  dtype: torch.dtype = torch.bfloat16, form: str = "keller") -> torch.Tensor:
+    """Approximately orthogonalise each matrix of ``G`` (..., r, c); returns ``dtype`` (bf16: Keller's).
+    ``form``: ``"keller"`` or ``"fused"`` (the module docstring)."""
+    if form not in NS_FORMS:
+        raise ValueError(f"newton_schulz: form must be one of {NS_FORMS}, got {form!r}")
     a, b, c = coefficients
     X = G.to(dtype)  # bf16 throughout, as Keller: the iteration is stable in it and twice as fast
     tall = G.size(-2) > G.size(-1)
     if tall:
         X = X.mT
     X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
-    for _ in range(steps):
-        A = X @ X.mT
-        B = b * A + c * A @ A
-        X = a * X + B @ X
+    if form == "fused":
+        shape = X.shape
+        X = X.reshape(math.prod(shape[:-2]), *shape[-2:])  # baddbmm takes exactly one batch dimension
+        for _ in range(steps):
+            A = X @ X.mT
+            X = torch.baddbmm(X, torch.baddbmm(A, A, A, beta=b, alpha=c), X, beta=a)
+        X = X.reshape(shape)
+    else:
+        for _ in range(steps):
+            A = X @ X.mT
+            B = b * A + c * A @ A
+            X = a * X + B @ X
     return X.mT if tall else X
 
 
