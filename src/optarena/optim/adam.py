@@ -90,7 +90,11 @@ class AdamFamily(ArenaOptimizer):
                 torch._foreach_abs_(u)
                 torch._foreach_mul_(u, torch._foreach_sign(grads))
             if group["caution"]:
-                P.addcmul_(params, u, P.caution_masks(u, grads, group["mask_norm"]), c["step"])
+                # without Grams, u = m/D has m's signs (D > 0), so the masks read m: the reduction that
+                # must finish before the update then needs neither v nor the division (fused: one pass
+                # over m and g instead of m, v and g; perf_cpu.md)
+                signs = u if group["grams"] else m
+                P.addcmul_(params, u, P.caution_masks(signs, grads, group["mask_norm"]), c["step"])
             else:
                 P.add_(params, u, c["step"])
         P.decay_(params, c["logtime_decay"])
