@@ -93,7 +93,8 @@ def test_diverged_run_is_a_result(write_suite, tmp_path):
 def test_database_belongs_to_one_suite_and_its_settings(write_suite, tmp_path):
     run(write_suite(SUITE), tmp_path / "out")
     with pytest.raises(ValueError, match="has changed"):
-        run(write_suite(SUITE.replace("lion = 1e-4", "lion = 2e-4")), tmp_path / "out")
+        run(write_suite(SUITE.replace("lion = 1e-4", "lion = { lr = 1e-4, opt = { weight_decay = 0.1 } }")),
+            tmp_path / "out")
     with pytest.raises(ValueError, match="holds suite 't'"):
         run(write_suite(SUITE, name="other"), tmp_path / "out")
     run(write_suite(SUITE.replace("seeds = 2", "seeds = 3")), tmp_path / "out")  # more seeds: same cells + new
@@ -158,3 +159,38 @@ def test_a_database_from_before_fingerprints_gets_one_on_resume(write_suite, tmp
     con.close()
     run(write_suite(SUITE), tmp_path / "out")
     assert "data_fingerprint" in ResultsDB(tmp_path / "out").meta()
+
+
+def test_a_search_that_ended_at_its_edge_is_re_centred_and_keeps_its_cells(write_suite, tmp_path, capsys):
+    """Lion's optimum (2e-5) lies below its grid (centre 1e-4, one extension): the search ends at the
+    edge. Moving its centre there re-plans only Lion's search: the cells at LRs it already ran are
+    kept (a cell's key holds its LR), the new points run, and AdamW runs nothing."""
+    targets = {"adamw": 1e-3, "lion": 2e-5}
+    calls: list[str] = []
+    train_fn = functools.partial(fake_train, targets=targets, log=calls)
+    out = tmp_path / "out"
+    run_suite(load_suite(write_suite(SUITE)), out, jobs=0, train_fn=train_fn, stream=None)
+    lion_first = {r["cell"] for r in ResultsDB(out).runs() if "|lion|" in r["cell"]}
+    assert {c.split("|")[2] for c in lion_first} == {"2.5e-05", "5e-05", "0.0001", "0.0002"}  # edge: 2.5e-5
+    calls.clear()
+    recentred = write_suite(SUITE.replace("lion = 1e-4", "lion = 2.5e-5"))
+    summary = run_suite(load_suite(recentred), out, jobs=0, train_fn=train_fn, stream=None)
+    assert "centre LR of lion moved" in capsys.readouterr().err
+    assert calls and all("|lion|" in c for c in calls)
+    assert {c.split("|")[2] for c in calls} == {"1.25e-05"}  # the one new grid point, per budget
+    assert lion_first <= {r["cell"] for r in ResultsDB(out).runs()}
+    choices = {(c["optimizer"], c["tokens"]): c for c in ResultsDB(out).choices()}
+    assert all(abs(choices[("lion", t)]["best_lr"] - 2.5e-5) < 1e-12 for t in (512, 768))
+    assert summary.counts == {"finished": len(lion_first) + 8 + 2}  # + AdamW's 8 + the 2 new
+    calls.clear()
+    run_suite(load_suite(recentred), out, jobs=0, train_fn=train_fn, stream=None)
+    assert calls == []  # the database now holds the new centre
+
+
+def test_a_row_that_scales_hyperparameters_with_the_lr_cannot_be_re_centred(write_suite, tmp_path):
+    """With ``scale`` a cell's hyperparameters are its multiplier's, so the same LR under another
+    centre is another run: the centre is part of the settings."""
+    scaled = SUITE.replace("lion = 1e-4", 'lion = { lr = 1e-4, opt = { weight_decay = 0.1 }, scale = ["weight_decay"] }')
+    run(write_suite(scaled), tmp_path / "out")
+    with pytest.raises(ValueError, match="has changed"):
+        run(write_suite(scaled.replace("lr = 1e-4", "lr = 2e-4")), tmp_path / "out")

@@ -126,16 +126,24 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
         if meta["suite"] != suite.name:
             raise ValueError(f"{db.path} holds suite {meta['suite']!r}, not {suite.name!r}; use another --out")
         if meta.get("settings_hash") != digest:
-            raise ValueError(f"{db.path}: suite {suite.name!r} has changed since these results were made "
-                             f"(training settings, data, optimizers or their LRs, or --smoke/--full); "
-                             "use another --out, or remove the directory to start afresh")
+            moved = recentred(meta, suite)
+            if moved is None:
+                raise ValueError(f"{db.path}: suite {suite.name!r} has changed since these results were made "
+                                 f"(training settings, data, optimizers or their LRs, or --smoke/--full); "
+                                 "use another --out, or remove the directory to start afresh")
+            print(f"{suite.name}: the centre LR of {', '.join(moved)} moved: its search plans again around "
+                  "the new centre and keeps the cells it has run (their LRs are in their keys)", file=sys.stderr,
+                  flush=True)
         if meta.get("data_fingerprint", data) != data:
             raise ValueError(f"{db.path}: the data {suite.data!r} has changed since these results were made "
                              f"(its fingerprint was {meta['data_fingerprint'][:12]}, now {data[:12]}: "
                              "re-prepared or replaced shards); mixing the two would compare runs on "
                              "different text. Use another --out, or restore the data")
-        if "data_fingerprint" not in meta:  # a database from before fingerprints: record it from now on
-            db.set_meta({"data_fingerprint": data})
+        # what older databases lack is recorded from now on: the data's fingerprint, variant_settings
+        update = {"data_fingerprint": data, "settings_hash": digest, "variant_settings": variant_settings(suite)}
+        if meta.get("settings_hash") != digest:  # re-centred: the suite as it now reads
+            update.update(suite_toml=suite.text, suite_json=dumps(suite_summary(suite)))
+        db.set_meta(update)
         return
     from optarena import __version__
     from optarena.train.record import git_state, now
@@ -143,6 +151,7 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
     git = git_state(db.path.parent)  # a modified tree's diff: DIR/source.diff, its hash here
     db.set_meta({"suite": suite.name, "description": suite.description, "suite_toml": suite.text,
                  "suite_json": dumps(suite_summary(suite)), "mode": suite.mode, "settings_hash": digest,
+                 "variant_settings": variant_settings(suite),
                  "data_fingerprint": data, "created_at": now(), "optarena_version": __version__,
                  "git_commit": git["commit"], "git_dirty": git["dirty"], "git_diff_sha256": git["diff_sha256"]})
 
@@ -171,6 +180,32 @@ def settings_hash(suite: Suite) -> str:
     variants = [(v.name, v.optimizer, v.lr, v.opt, v.scale, *((v.train,) if v.train else ())) for v in suite.variants]
     text = dumps({"train": suite.train, "data": suite.data, "variants": variants, "mode": suite.mode})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def variant_settings(suite: Suite) -> str:
+    """What :func:`recentred` compares: the digest of everything in :func:`settings_hash` but the rows' LR
+    centres, and each row's name, centres and whether it scales hyperparameters with the LR (JSON)."""
+    fixed = [(v.name, v.optimizer, v.opt, v.scale, *((v.train,) if v.train else ())) for v in suite.variants]
+    text = dumps({"train": suite.train, "data": suite.data, "variants": fixed, "mode": suite.mode})
+    return dumps({"fixed": hashlib.sha256(text.encode()).hexdigest()[:16],
+                  "rows": [[v.name, v.lr, bool(v.scale)] for v in suite.variants]})
+
+
+def recentred(meta: dict[str, Any], suite: Suite) -> list[str] | None:
+    """The rows whose centre LR is all that changed since the database's suite, or None if anything else
+    did (or the database predates ``variant_settings``). A cell's key holds its LR, not its multiplier,
+    so a cell at a given LR computes the same whatever the centre, unless the row scales hyperparameters
+    with the multiplier (``scale``): such a row's centre may not move. Re-centring is for a search that
+    ended at its grid's edge with no extension left."""
+    if "variant_settings" not in meta:
+        return None
+    old, new = json.loads(meta["variant_settings"]), json.loads(variant_settings(suite))
+    if old["fixed"] != new["fixed"] or [r[0] for r in old["rows"]] != [r[0] for r in new["rows"]]:
+        return None
+    moved = [n for (n, lr, scales), (_, was, _) in zip(new["rows"], old["rows"]) if lr != was]
+    if not moved or any(scales for (n, _, scales) in new["rows"] if n in moved):
+        return None
+    return moved
 
 
 class _Runner:
