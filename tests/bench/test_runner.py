@@ -179,6 +179,8 @@ def test_a_search_that_ended_at_its_edge_is_re_centred_and_keeps_its_cells(write
     assert calls and all("|lion|" in c for c in calls)
     assert {c.split("|")[2] for c in calls} == {"1.25e-05"}  # the one new grid point, per budget
     assert lion_first <= {r["cell"] for r in ResultsDB(out).runs()}
+    mults = {(r["lr"], r["lr_mult"]) for r in ResultsDB(out).runs() if r["optimizer"] == "lion"}
+    assert mults == {(1.25e-5, 0.5), (2.5e-5, 1.0), (5e-5, 2.0), (1e-4, 4.0), (2e-4, 8.0)}  # of the new centre
     choices = {(c["optimizer"], c["tokens"]): c for c in ResultsDB(out).choices()}
     assert all(abs(choices[("lion", t)]["best_lr"] - 2.5e-5) < 1e-12 for t in (512, 768))
     assert summary.counts == {"finished": len(lion_first) + 8 + 2}  # + AdamW's 8 + the 2 new

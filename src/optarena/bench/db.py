@@ -41,7 +41,8 @@ in `error`, retried by the next invocation of the suite.
                        it. NULL for cells of the runner's own worker processes.
     meta               schema_version, suite, suite_toml, suite_json (the resolved suite), mode,
                        settings_hash, created_at, optarena_version, git_commit; added: git_dirty and
-                       git_diff_sha256 (a modified tree: the hash of DIR/source.diff, optarena.train.record)
+                       git_diff_sha256 (a modified tree: the hash of DIR/source.diff, optarena.train.record);
+                       variant_settings (bench/runner.py: what a resumed suite may change, its rows' centre LRs)
 
 A file made before a column was added gets it (NULL in every old row) when the bench opens it to
 write; a reader leaves the file as it is and sees such a column as NULL.

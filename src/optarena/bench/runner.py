@@ -39,7 +39,7 @@ from .cells import Cell, Group, Mirrors, data_info, resolve_groups
 from .db import ResultsDB, db_path, dumps
 from .engine import EngineJobError, EngineJobLost, EnginePool, EngineSpec, engine_folder
 from .progress import SuiteProgress
-from .suite import Suite
+from .suite import Suite, Variant
 from .tuning import INF, GroupPlan, choice_sweeps, plan_group
 from .worker import Job, run_cell
 
@@ -141,8 +141,9 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
                              "different text. Use another --out, or restore the data")
         # what older databases lack is recorded from now on: the data's fingerprint, variant_settings
         update = {"data_fingerprint": data, "settings_hash": digest, "variant_settings": variant_settings(suite)}
-        if meta.get("settings_hash") != digest:  # re-centred: the suite as it now reads
-            update.update(suite_toml=suite.text, suite_json=dumps(suite_summary(suite)))
+        if meta.get("settings_hash") != digest:  # re-centred: the suite as it now reads, and the moved rows'
+            update.update(suite_toml=suite.text, suite_json=dumps(suite_summary(suite)))  # multipliers
+            _recentre_lr_mults(db, [v for v in suite.variants if v.name in moved], suite.models)
         db.set_meta(update)
         return
     from optarena import __version__
@@ -206,6 +207,15 @@ def recentred(meta: dict[str, Any], suite: Suite) -> list[str] | None:
     if not moved or any(scales for (n, _, scales) in new["rows"] if n in moved):
         return None
     return moved
+
+
+def _recentre_lr_mults(db: ResultsDB, variants: list[Variant], models: tuple[str, ...]) -> None:
+    """``runs.lr_mult`` of these rows' cells as multiples of their new centres (the LR, in the key, stays)."""
+    with db.transaction() as c:
+        for v in variants:
+            for model in models:
+                c.execute("UPDATE runs SET lr_mult = ROUND(lr / ?, 12) WHERE optimizer = ? AND model = ?",
+                          (v.centre(model), v.name, model))
 
 
 class _Runner:
