@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import math
 
+import pytest
+
 from optarena.bench import ResultsDB, load_suite, run_suite
 from optarena.cli import main
 
@@ -41,3 +43,15 @@ def test_tune_table_feeds_a_fixed_suite(write_suite, tmp_path, capsys):
     assert (choices["muon"]["at_edge"], choices["adamw"]["at_edge"]) == (1, 0)
     assert choices["adamw"]["n_lr_points"] == 3  # the sweep's, not this suite's single point
     assert choices["adamw"]["lr_source"] == str(table)
+
+
+def test_a_row_with_lr_table_false_keeps_its_own_centre(write_suite, tmp_path):
+    table = tmp_path / "t_lrs.toml"
+    table.write_text('tuned = true\n[tiny]\nadamw = { lr = 5e-3, at_edge = true, n_lr_points = 5 }\n'
+                     'lion = { lr = 2e-4, at_edge = false, n_lr_points = 5 }\n')
+    body = f'lr_table = "{table}"\ntokens = [512]\n[optimizers]\nadamw = {{ lr = 7e-4, lr_table = false }}\nlion = 1e-4\n'
+    v = {v.name: v for v in load_suite(write_suite(body)).variants}
+    assert math.isclose(v["adamw"].centre("tiny"), 7e-4) and v["adamw"].at_edge is None
+    assert math.isclose(v["lion"].centre("tiny"), 2e-4)  # the others still read the table
+    with pytest.raises(ValueError, match="`lr_table` must be true or false"):
+        load_suite(write_suite(body.replace("lr_table = false", 'lr_table = "no"')))

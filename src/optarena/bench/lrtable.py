@@ -43,6 +43,8 @@ def apply_table(variants: Iterable[Variant], path: Path, models: list[str]) -> t
 
 
 def _apply(v: Variant, table: dict[str, Any], models: list[str], where: str) -> Variant:
+    if not v.lr_table:  # the row keeps its own centre (`lr_table = false`)
+        return v
     entries = {m: table[m].get(v.name, table[m].get(v.optimizer)) for m in models if isinstance(table.get(m), dict)}
     entries = {m: e for m, e in entries.items() if e is not None}
     if not entries:

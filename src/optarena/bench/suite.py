@@ -41,7 +41,9 @@
 An optimizer entry's `opt` holds its hyperparameters besides the LR (strings are read as Python
 literals, so `clip = "None"` is None); `scale` names hyperparameters that the LR multiplier scales
 too (Muon's `adamw_lr`: its embeddings' LR moves with its matrices'); `seeds` overrides the suite's;
-`tune` replaces the suite's [tune] table for that optimizer.
+`tune` replaces the suite's [tune] table for that optimizer; `lr_table = false` keeps its own centre
+LR where the suite's `lr_table` has an entry for it (e.g. to re-centre a search that ended at its
+edge: a rerun keeps the cells it ran, bench/runner.py).
 Every optimizer gets the same LR grid, and as many points for each further tuned hyperparameter: a
 fair search gives the baseline as many points as the rest.
 """
@@ -60,7 +62,7 @@ from optarena._text import did_you_mean
 from .files import check_keys, read_suite_file, suite_path
 from .tuned import Tuned, check_fair, read_tuned
 
-ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds", "tune", "train")
+ENTRY_KEYS = ("name", "optimizer", "lr", "opt", "scale", "seeds", "tune", "train", "lr_table")
 # What an optimizer row's own `train` table may set: settings of the step, not of the budget or the
 # data, so every row of a cell still trains on the same tokens for the same number of steps.
 ENTRY_TRAIN_SECTIONS = ("optim", "schedule")
@@ -89,6 +91,7 @@ class Variant:
     tuned_points: int | None = None  # from a tuned LR table: the LR points its sweep tried
     tune: tuple[Tuned, ...] = ()  # hyperparameters the coordinate search tunes after the LR, in order
     train: tuple[tuple[str, Any], ...] = ()  # this row's TrainConfig overrides, after the suite's [train]
+    lr_table: bool = True  # False: the suite's lr_table does not set this row's centre
 
     def centre(self, model: str) -> float:
         if isinstance(self.lr, dict):
@@ -253,8 +256,10 @@ def _variant(name: Any, entry: dict[str, Any], where: str) -> Variant:
         raise ValueError(f"{where}: optimizer {name!r} scales {', '.join(missing)} with the LR, "
                          "so its `opt` must give their centre values")
     seeds = entry.get("seeds")
+    if entry.get("lr_table", True) not in (True, False):
+        raise ValueError(f"{at}: `lr_table` must be true or false, got {entry['lr_table']!r}")
     return Variant(name=name, optimizer=str(entry.get("optimizer", name)), lr=lr, opt=opt, scale=scale,
-                   seeds=None if seeds is None else _count(seeds, "seeds", at),
+                   lr_table=entry.get("lr_table", True), seeds=None if seeds is None else _count(seeds, "seeds", at),
                    train=_entry_train(entry.get("train", {}), f"{where} optimizer {name!r}"))
 
 
