@@ -3,8 +3,9 @@
     .venv/bin/python scripts/results_tables.py lr-grid DIR    final loss of every optimizer at every LR
     .venv/bin/python scripts/results_tables.py holdout DIR    each optimizer vs AdamW on seeds >= 1 only
 
-``lr-grid`` gives a sweep's seed-0 loss at each LR multiplier (the points the LR was chosen on), the best in
-bold and a point whose run diverged as "diverged"; the finalists' other seeds are left out.
+``lr-grid`` gives a sweep's seed-0 loss at each LR multiplier (the points the LR was chosen on, at the other
+tuned hyperparameters' starting values), the best in bold and a point whose run diverged as "diverged";
+the finalists' other seeds, and the other coordinates' sweeps at the best LR, are left out.
 ``holdout``: the LRs of `quick_lrs.toml` were chosen on seed 0, so seed 0 flatters every optimizer a
 little; this is the mean paired difference to AdamW over the other seeds, which played no part in
 the choice.
@@ -26,9 +27,11 @@ from optarena.bench.db import ResultsDB
 def lr_grid(runs: list[dict[str, Any]]) -> str:
     """Seed-0 loss of each optimizer at each LR multiplier; a diverged point reads "diverged"."""
     rows: dict[str, dict[float, tuple[float, float | None]]] = defaultdict(dict)
-    for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: (r["optimizer"], r["lr_mult"])):
+    # At an LR, the first seed-0 run is the LR sweep's (at the other tuned hyperparameters' starting
+    # values); later ones at the same LR are another coordinate's sweep (e.g. weight decay at the best LR)
+    for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: (r["optimizer"], r["lr_mult"], r.get("id", 0))):
         loss = r["final_val_loss"] if r["status"] == "finished" else None
-        rows[r["optimizer"]][r["lr_mult"]] = (r["lr"], loss)
+        rows[r["optimizer"]].setdefault(r["lr_mult"], (r["lr"], loss))
     if not any(loss is not None for r in rows.values() for _, loss in r.values()):
         raise ValueError("no finished seed-0 run: no LR grid to show")
     mults = sorted({m for r in rows.values() for m in r})

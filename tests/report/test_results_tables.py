@@ -33,3 +33,10 @@ def test_lr_grid_marks_diverged_points_and_bolds_the_best():
 def test_lr_grid_without_a_finished_run_is_an_error():
     with pytest.raises(ValueError, match="no finished seed-0 run"):
         results_tables.lr_grid([_run("a", 1.0, None)])
+
+
+def test_lr_grid_shows_the_lr_sweeps_point_not_a_later_coordinates():
+    """A weight-decay sweep at the best LR runs after the LR sweep there: the grid keeps the first run."""
+    runs = [dict(_run("a", 1.0, 1.8), id=1), dict(_run("a", 2.0, 1.9), id=2),
+            dict(_run("a", 1.0, 1.7), id=3)]  # the same LR at another weight decay
+    assert results_tables.lr_grid(runs).splitlines()[2] == "| `a` | 0.01 | **1.8000** | 1.9000 |"
