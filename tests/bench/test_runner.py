@@ -113,9 +113,13 @@ def test_a_dead_worker_fails_its_cells_and_the_suite_goes_on(write_suite, tmp_pa
     assert 1 <= summary.counts["failed"] <= 2  # the cell that killed the pool, and one in flight beside it
     errors = [r["error"] for r in ResultsDB(tmp_path / "out").runs("failed")]
     assert all("worker process died" in e for e in errors)
-    assert summary.counts["finished"] + summary.counts["failed"] == 16
+    # 16 cells when the search runs as planned. Which cell was in flight beside the dying one depends on
+    # timing: when it is a sweep's best LR, its failure moves the best and the plan (up to one more cell
+    # each, seen once in CI under load: 15 finished + 2 failed)
+    failed = summary.counts["failed"]
+    assert 16 <= summary.counts["finished"] + failed <= 16 + failed
     summary, _ = run(path, tmp_path / "out", jobs=2)  # the next invocation retries them
-    assert summary.counts == {"finished": 16}
+    assert set(summary.counts) == {"finished"} and 16 <= summary.counts["finished"] <= 16 + failed
 
 
 def test_a_resumed_suite_refuses_data_that_changed_under_it(tmp_path):
