@@ -125,12 +125,12 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
     if "suite" in meta:
         if meta["suite"] != suite.name:
             raise ValueError(f"{db.path} holds suite {meta['suite']!r}, not {suite.name!r}; use another --out")
-        if meta.get("settings_hash") != digest:
-            moved = recentred(meta, suite)
-            if moved is None:
-                raise ValueError(f"{db.path}: suite {suite.name!r} has changed since these results were made "
-                                 f"(training settings, data, optimizers or their LRs, or --smoke/--full); "
-                                 "use another --out, or remove the directory to start afresh")
+        moved = recentred(meta, suite) if meta.get("settings_hash") != digest else []
+        if moved is None:
+            raise ValueError(f"{db.path}: suite {suite.name!r} has changed since these results were made "
+                             f"(training settings, data, optimizers or their LRs, or --smoke/--full); "
+                             "use another --out, or remove the directory to start afresh")
+        if moved:
             print(f"{suite.name}: the centre LR of {', '.join(moved)} moved: its search plans again around "
                   "the new centre and keeps the cells it has run (their LRs are in their keys)", file=sys.stderr,
                   flush=True)
@@ -141,8 +141,8 @@ def start_suite(db: ResultsDB, suite: Suite) -> None:
                              "different text. Use another --out, or restore the data")
         # what older databases lack is recorded from now on: the data's fingerprint, variant_settings
         update = {"data_fingerprint": data, "settings_hash": digest, "variant_settings": variant_settings(suite)}
-        if meta.get("settings_hash") != digest:  # re-centred: the suite as it now reads, and the moved rows'
-            update.update(suite_toml=suite.text, suite_json=dumps(suite_summary(suite)))  # multipliers
+        if moved:  # re-centred: the suite as it now reads, and the moved rows' multipliers
+            update.update(suite_toml=suite.text, suite_json=dumps(suite_summary(suite)))
             _recentre_lr_mults(db, [v for v in suite.variants if v.name in moved], suite.models)
         db.set_meta(update)
         return
@@ -178,18 +178,21 @@ def suite_summary(suite: Suite) -> dict[str, Any]:
 def settings_hash(suite: Suite) -> str:
     """What decides a cell's result beyond its key: training settings, data, optimizer definitions.
     (Models, budgets, LR grid and seeds only add or remove cells.)"""
-    variants = [(v.name, v.optimizer, v.lr, v.opt, v.scale, *((v.train,) if v.train else ())) for v in suite.variants]
-    text = dumps({"train": suite.train, "data": suite.data, "variants": variants, "mode": suite.mode})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _digest(suite, centres=True)
 
 
 def variant_settings(suite: Suite) -> str:
     """What :func:`recentred` compares: the digest of everything in :func:`settings_hash` but the rows' LR
     centres, and each row's name, centres and whether it scales hyperparameters with the LR (JSON)."""
-    fixed = [(v.name, v.optimizer, v.opt, v.scale, *((v.train,) if v.train else ())) for v in suite.variants]
-    text = dumps({"train": suite.train, "data": suite.data, "variants": fixed, "mode": suite.mode})
-    return dumps({"fixed": hashlib.sha256(text.encode()).hexdigest()[:16],
+    return dumps({"fixed": _digest(suite, centres=False),
                   "rows": [[v.name, v.lr, bool(v.scale)] for v in suite.variants]})
+
+
+def _digest(suite: Suite, centres: bool) -> str:
+    variants = [(v.name, v.optimizer, *((v.lr,) if centres else ()), v.opt, v.scale, *((v.train,) if v.train else ()))
+                for v in suite.variants]
+    text = dumps({"train": suite.train, "data": suite.data, "variants": variants, "mode": suite.mode})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def recentred(meta: dict[str, Any], suite: Suite) -> list[str] | None:

@@ -96,8 +96,8 @@ class Muon(ArenaOptimizer):
                  adamw_eps: float = 1e-10, adamw_weight_decay: float = 0.0,
                  distributed: bool | None = None, ns_dtype: str = "auto", ns_form: str = "auto",
                  state_dtype: torch.dtype | str | None = None) -> None:
-        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, ns_dtype=ns_dtype, ns_form=ns_form,
-                        weight_decay=weight_decay, adjust_lr=adjust_lr,
+        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, ns_dtype=ns_dtype,
+                        ns_form=ns_form, weight_decay=weight_decay, adjust_lr=adjust_lr,
                         ns_coefficients=C.as_tuple(ns_coefficients), adamw_lr=adamw_lr,
                         adamw_betas=C.as_tuple(adamw_betas), adamw_eps=adamw_eps,
                         adamw_weight_decay=adamw_weight_decay, distributed=distributed, state_dtype=state_dtype)
@@ -214,10 +214,10 @@ class Muon(ArenaOptimizer):
         dtype, form = ns_dtype(group["ns_dtype"], device), ns_form(group["ns_form"], device)
         U_NRC = torch.cat([x.to(dtype) for x in mats])
         # on CPU in stacks of about NS_CPU_CHUNK_NUMEL elements, whose iterates stay in the L2 cache
-        k = max(1, NS_CPU_CHUNK_NUMEL // max(1, math.prod(U_NRC.shape[1:]))) if device.type == "cpu" else None
-        stacks = U_NRC.split(k) if k is not None and U_NRC.shape[0] > k else (U_NRC,)
-        O_NRC = torch.cat([newton_schulz(x, group["ns_steps"], group["ns_coefficients"], dtype, form)
-                           for x in stacks])
+        k = NS_CPU_CHUNK_NUMEL // max(1, math.prod(U_NRC.shape[1:])) if device.type == "cpu" else len(U_NRC)
+        outs = [newton_schulz(x, group["ns_steps"], group["ns_coefficients"], dtype, form)
+                for x in U_NRC.split(max(1, k))]
+        O_NRC = outs[0] if len(outs) == 1 else torch.cat(outs)  # one stack: no copy
         return list(O_NRC.split([x.shape[0] for x in mats]))
 
     # -- AdamW ---------------------------------------------------------------------------------------
