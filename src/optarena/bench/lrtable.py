@@ -8,17 +8,24 @@
     [tiny]                             # one table per model preset
     adamw = { lr = 0.003, at_edge = false, n_lr_points = 5, val_loss = 5.4321 }
     muon = { lr = 0.02, opt = { adamw_lr = 0.003 }, at_edge = false, n_lr_points = 5 }
+    lion = { lr = 3e-4, tuned = { weight_decay = 0.3 }, at_edge = false, n_lr_points = 5 }
 
 `opt` holds the hyperparameters the LR multiplier scaled with it (the entry's `scale`), at the best LR.
+`tuned` holds what the sweep's coordinate search chose for its tuned hyperparameters besides the LR
+(its [tune], tuning.py), paired with that LR: the search tuned them at it.
 A suite reading the table takes each optimizer's centre LR from it, by the optimizer's display name
 or else its registry name, and carries `at_edge` into its own `choices` so the report can flag an LR
-that was never bracketed. `optarena bench tune-table DIR` writes a table from a sweep's results.db.
+that was never bracketed. It takes the `tuned` values as the row's hyperparameters, except those the
+row tunes itself (its own search then starts from its own value, in its grid), and in a suite of
+several models only where every model's entry agrees (a row's `opt` is one for all its models).
+`optarena bench tune-table DIR` writes a table from a sweep's results.db.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,16 @@ def _apply(v: Variant, table: dict[str, Any], models: list[str], where: str) -> 
                     raise ValueError(f"{where}: {v.name!r} scales {key} with the LR; a table can set it "
                                      "only for a suite of one model")
                 opt[key] = e["opt"][key]
+    own = {t.name for t in v.tune}
+    for key in sorted({k for e in entries.values() for k in e.get("tuned", {})} - own):
+        values = {m: entries[m].get("tuned", {}).get(key) if m in entries else None for m in models}
+        first = next(iter(values.values()))
+        if any(x != first for x in values.values()):
+            per_model = ", ".join(f"{m}: {'not tuned' if x is None else repr(x)}" for m, x in values.items())
+            raise ValueError(f"{where}: {v.name!r} was tuned to different {key} per model ({per_model}); "
+                             "a row's hyperparameters are one for all its models: give each model its own suite, "
+                             f"or tune {key} in this suite")
+        opt[key] = first
     edges = [e.get("at_edge") for e in entries.values()]
     at_edge = any(edges) if all(x is not None for x in edges) else None
     points = min((e["n_lr_points"] for e in entries.values() if "n_lr_points" in e), default=None)
@@ -89,6 +106,8 @@ def table_from_db(results_dir: str | Path) -> str:
                 continue
             run = best_runs.get((model, c["optimizer"]))
             lines.append(f"{_key(c['optimizer'])} = {_entry(c, run, scaled.get(c['optimizer'], []))}")
+            lines += [f"# {c['optimizer']}: its search chose {name} = {_value(value)} at the edge of its grid"
+                      for name, value in _tuned_at_edge(c)]
     return "\n".join(lines) + "\n"
 
 
@@ -106,11 +125,41 @@ def _entry(choice: dict[str, Any], run: dict[str, Any] | None, scaled: list[str]
     parts = [f"lr = {choice['best_lr']:.6g}"]
     if run and scaled:
         parts.append("opt = { " + ", ".join(f"{_key(k)} = {run['opt'][k]:.6g}" for k in scaled) + " }")
+    tuned = _tuned(choice)
+    if tuned:
+        parts.append("tuned = { " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in tuned.items()) + " }")
     parts.append(f"at_edge = {'true' if choice['at_edge'] else 'false'}")
     parts.append(f"n_lr_points = {choice['n_lr_points']}")
     if choice.get("best_val_loss") is not None:
         parts.append(f"val_loss = {choice['best_val_loss']:.4f}")
     return "{ " + ", ".join(parts) + " }"
+
+
+def _sweeps(choice: dict[str, Any]) -> list[dict[str, Any]]:
+    """The choice's tuned coordinates besides the LR (tuning.choice_sweeps), in search order."""
+    return [s for s in json.loads(choice.get("tuned_json") or "[]") if s["name"] != "lr"]
+
+
+def _tuned(choice: dict[str, Any]) -> dict[str, Any]:
+    return {s["name"]: s["value"] for s in _sweeps(choice) if s["value"] is not None}
+
+
+def _tuned_at_edge(choice: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(s["name"], s["value"]) for s in _sweeps(choice) if s["at_edge"] and s["value"] is not None]
+
+
+def _value(x: Any) -> str:
+    """A tuned value as TOML: a number (full precision, so the table runs the value tuned), a flag, a
+    string or a list of these (`betas`)."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, (int, float)):
+        if isinstance(x, float) and not math.isfinite(x):
+            raise ValueError(f"a tuned value {x!r} cannot be written to TOML")
+        return repr(x)
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(_value(y) for y in x) + "]"
+    return _toml(x)
 
 
 def _key(name: str) -> str:

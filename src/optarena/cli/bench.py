@@ -5,7 +5,7 @@
     optarena bench seed-134m --dry-run             the cells (LRs, tuned hyperparameters), nothing run
     optarena bench seed-134m --full --data DIR     the paper-size suite (GPUs), on a FineWeb shard dir
     optarena bench adana-ladder --smoke            any suite shrunk to seconds (tests, a first look)
-    optarena bench tune-table DIR                  a finished sweep's LR table (TOML) on stdout
+    optarena bench tune-table DIR                  a finished sweep's LRs, and what it tuned at each (TOML)
     optarena bench quick --tensorboard --wandb     every cell's curves in one TensorBoard dir, one W&B group
 
 SUITE is a named suite or the path of a suite TOML file (see optarena/bench/suite.py for the
