@@ -266,3 +266,28 @@ def test_the_stability_table_tests_each_spread_against_the_baselines(tmp_path):
     assert rows["`muon`"].startswith("higher, p") and "Holm p" in rows["`muon`"]
     assert rows["`dms`"].startswith("no significant difference, p=1")
     assert "lower is the smoother run" in md
+
+
+def test_reproducibility_lists_the_commits_and_flags_a_row_made_at_several(tmp_path):
+    write_db(tmp_path, sizes=("tiny",))
+    con = sqlite3.connect(tmp_path / "results.db")
+    record = json.dumps({"git": {"commit": "a" * 40, "dirty": False, "diff_sha256": None}})
+    con.execute("UPDATE runs SET record_json=? WHERE status='finished'", (record,))
+    later = json.dumps({"git": {"commit": "b" * 40, "dirty": True, "diff_sha256": "c" * 64}})
+    con.execute("UPDATE runs SET record_json=? WHERE id=(SELECT min(id) FROM runs WHERE optimizer='muon')", (later,))
+    con.commit()
+    con.close()
+    md = build_report(tmp_path, num_bootstrap=0)[0].read_text()
+    repro = md[md.index("## Reproducibility"):]
+    table = {cells[0]: cells[1:] for cells in (
+        [c.strip() for c in line.strip().strip("|").split(" | ")] for line in repro.splitlines()
+        if line.startswith("| `"))}
+    con = sqlite3.connect(tmp_path / "results.db")
+    finished = con.execute("SELECT count(*) FROM runs WHERE status='finished'").fetchone()[0]
+    con.close()
+    assert table[f"`{'a' * 12}`"] == [str(finished - 1), "adamw, dms, lion, muon, stable-momentum"]
+    assert table[f"`{'b' * 12}+dirty {'c' * 8}`"] == ["1", "muon"]
+    assert table["`not recorded`"] == ["1", "adamw"]  # its diverged run records nothing here
+    assert (f"**Runs of one row at several commits**: tiny · adamw ({'a' * 12}, not recorded); "
+            f"tiny · muon ({'a' * 12}, {'b' * 12}+dirty {'c' * 8})." in repro)
+    assert "tiny · dms" not in repro

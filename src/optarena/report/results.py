@@ -56,6 +56,7 @@ class Run:
     max_spike: float | None = None
     grad_norm_cv: float | None = None
     grad_norm_p99_median: float | None = None
+    code: str | None = None  # the git commit it ran at (12 digits, "+dirty <diff hash>"); None: not recorded
 
     @property
     def tuned(self) -> dict[str, Any]:
@@ -121,7 +122,8 @@ def load_results(results_dir: str | Path, baseline: str | None = None) -> Result
 def read_results(db: ResultsDB) -> Results:
     """Everything a report needs from an open database."""
     meta = db.meta()
-    runs = tuple(Run(**{f.name: row[f.name] for f in fields(Run)}) for row in db.runs())
+    names = [f.name for f in fields(Run) if f.name != "code"]
+    runs = tuple(Run(**{n: row[n] for n in names}, code=_code(row["record_json"])) for row in db.runs())
     choices = {(c["model"], c["optimizer"], c["tokens"], c["data"]): _choice(c) for c in db.choices()
                if c["best_lr"] is not None}
     baseline = suite_of(meta).get("baseline") or DEFAULT_BASELINE
@@ -137,6 +139,20 @@ def with_baseline(results: Results, baseline: str | None) -> Results:
         raise ValueError(f"baseline {baseline!r} has no runs in {results.path}; "
                          f"optimizers: {', '.join(results.optimizers) or 'none'}")
     return dataclasses.replace(results, baseline=baseline)
+
+
+def _code(record_json: str | None) -> str | None:
+    """The git state a run recorded (train/record.py): its commit, and its diff's hash if dirty."""
+    try:
+        git = json.loads(record_json).get("git") if record_json else None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(git, dict) or not git.get("commit"):
+        return None
+    commit = str(git["commit"])[:12]
+    if git.get("dirty"):
+        return f"{commit}+dirty {str(git.get('diff_sha256') or '?')[:8]}"
+    return commit
 
 
 def _choice(row: dict[str, Any]) -> Choice:

@@ -217,6 +217,31 @@ def _multiplier_table(lad: Ladder, columns: list[str]) -> Table:
     )
 
 
+def _code_versions(results: Results) -> list[Block]:
+    """The git commits the runs were made at (each run records its own: a suite resumed after a change
+    of code holds runs of both), and a warning naming the rows whose runs span several of them."""
+    done = [r for r in results.runs if r.status in ("finished", "diverged")]
+    if not done:
+        return []
+    by_code: dict[str, list] = {}
+    for r in done:
+        by_code.setdefault(r.code or "not recorded", []).append(r)
+    rows = tuple((f"`{code}`", str(len(runs)), ", ".join(sorted({r.optimizer for r in runs})))
+                 for code, runs in sorted(by_code.items(), key=lambda kv: -len(kv[1])))
+    blocks: list[Block] = [Table(("code (git commit)", "runs", "optimizers"), rows,
+                                 "The commit each finished or diverged run was made at.")]
+    rows_of: dict[tuple[str, str], set[str]] = {}
+    for r in done:
+        rows_of.setdefault((r.model, r.optimizer), set()).add(r.code or "not recorded")
+    mixed = sorted(f"{m} · {o} ({', '.join(sorted(c))})" for (m, o), c in rows_of.items() if len(c) > 1)
+    if mixed:
+        blocks.append(Text(
+            f"**Runs of one row at several commits**: {'; '.join(mixed)}. Their losses compare code across "
+            "versions; where the commits differ in that optimizer's or the trainer's numerics "
+            "(`git diff A B -- src/optarena`), rerun the row at one commit before reading its verdict.", "warn"))
+    return blocks
+
+
 def _reproducibility(results: Results, command_dir: str) -> list[Block]:
     meta = results.meta
     suite = meta.get("suite", "SUITE")
@@ -237,6 +262,7 @@ def _reproducibility(results: Results, command_dir: str) -> list[Block]:
         f"# rerun the suite (finished cells are kept)\noptarena bench {suite}{flag} --out {command_dir}"
     )
     blocks: list[Block] = [Heading("Reproducibility"), Table(("", "value"), tuple(rows)), Code(commands, "sh")]
+    blocks += _code_versions(results)
     toml = meta.get("suite_toml")
     if not toml:
         return blocks + [Text("The database stores no suite TOML.", "warn")]
