@@ -352,6 +352,21 @@ class ResultsDB:
                           [tuple(r[k] for k in cols) for r in rows])
 
 
+def code_of(record_json: str | None) -> str | None:
+    """The git state a run recorded (runs.record_json, train/record.py) in short: its commit's first 12
+    digits, and "+dirty" with its diff's hash where the tree was modified; None where not recorded."""
+    try:
+        git = json.loads(record_json).get("git") if record_json else None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(git, dict) or not git.get("commit"):
+        return None
+    commit = str(git["commit"])[:12]
+    if git.get("dirty"):
+        return f"{commit}+dirty {str(git.get('diff_sha256') or '?')[:8]}"
+    return commit
+
+
 def dumps(obj: Any) -> str:
     """JSON for a column: sorted keys, tuples as lists, anything else as its str."""
     return json.dumps(obj, sort_keys=True, default=str)

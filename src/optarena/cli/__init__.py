@@ -13,7 +13,7 @@ import re
 import sys
 
 # command modules, in the order `optarena --help` lists them
-COMMANDS = ("optimizers", "models", "toy", "train", "data", "bench", "report", "export", "perf")
+COMMANDS = ("optimizers", "models", "toy", "train", "data", "bench", "report", "export", "recheck", "perf")
 
 
 # exit status of a user's mistake (argparse's own, for a flag it cannot parse)

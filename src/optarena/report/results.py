@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from optarena.bench.db import ResultsDB, suite_of
+from optarena.bench.db import ResultsDB, code_of, suite_of
 from optarena.bench.suite import DEFAULT_BASELINE
 
 
@@ -123,7 +123,7 @@ def read_results(db: ResultsDB) -> Results:
     """Everything a report needs from an open database."""
     meta = db.meta()
     names = [f.name for f in fields(Run) if f.name != "code"]
-    runs = tuple(Run(**{n: row[n] for n in names}, code=_code(row["record_json"])) for row in db.runs())
+    runs = tuple(Run(**{n: row[n] for n in names}, code=code_of(row["record_json"])) for row in db.runs())
     choices = {(c["model"], c["optimizer"], c["tokens"], c["data"]): _choice(c) for c in db.choices()
                if c["best_lr"] is not None}
     baseline = suite_of(meta).get("baseline") or DEFAULT_BASELINE
@@ -139,20 +139,6 @@ def with_baseline(results: Results, baseline: str | None) -> Results:
         raise ValueError(f"baseline {baseline!r} has no runs in {results.path}; "
                          f"optimizers: {', '.join(results.optimizers) or 'none'}")
     return dataclasses.replace(results, baseline=baseline)
-
-
-def _code(record_json: str | None) -> str | None:
-    """The git state a run recorded (train/record.py): its commit, and its diff's hash if dirty."""
-    try:
-        git = json.loads(record_json).get("git") if record_json else None
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(git, dict) or not git.get("commit"):
-        return None
-    commit = str(git["commit"])[:12]
-    if git.get("dirty"):
-        return f"{commit}+dirty {str(git.get('diff_sha256') or '?')[:8]}"
-    return commit
 
 
 def _choice(row: dict[str, Any]) -> Choice:

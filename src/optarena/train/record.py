@@ -15,7 +15,7 @@
                       text is DIR/source.diff: `git checkout COMMIT && git apply source.diff` rebuilds
                       the code the run ran (untracked files are not in it); all null outside a checkout
     versions          python, torch, numpy, optarena (+ CUDA/cuDNN when present)
-    hardware          CPU model and cores, GPU names, world size
+    hardware          CPU model and cores, torch's CPU threads, GPU names, world size
 
 Rewritten atomically (optarena._files.atomic_write) at the start, at each checkpoint and at the end.
 """
@@ -110,7 +110,7 @@ def versions() -> dict[str, Any]:
 
 def hardware(world_size: int = 1) -> dict[str, Any]:
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpus": gpus,
+    return {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpus": gpus,
             "platform": platform.platform(), "world_size": world_size}
 
 
