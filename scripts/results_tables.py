@@ -25,27 +25,35 @@ from optarena.bench.db import ResultsDB
 
 
 def lr_grid(runs: list[dict[str, Any]]) -> str:
-    """Seed-0 loss of each optimizer at each LR multiplier; a diverged point reads "diverged"."""
-    rows: dict[str, dict[float, tuple[float, float | None]]] = defaultdict(dict)
+    """Seed-0 loss of each optimizer at each LR multiplier; a diverged point reads "diverged". A suite of
+    several models or budgets (a ladder) gets a row per model, budget and optimizer."""
+    cells = sorted({(r.get("model"), r.get("tokens")) for r in runs})
+    by_model, by_tokens = len({m for m, _ in cells}) > 1, len({t for _, t in cells}) > 1
+    rows: dict[tuple, dict[float, tuple[float, float | None]]] = defaultdict(dict)
     # At an LR, the first seed-0 run is the LR sweep's (at the other tuned hyperparameters' starting
     # values); later ones at the same LR are another coordinate's sweep (e.g. weight decay at the best LR)
-    for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: (r["optimizer"], r["lr_mult"], r.get("id", 0))):
+    def key(r: dict[str, Any]) -> tuple[str, int, str]:
+        return (r.get("model") or "") if by_model else "", (r.get("tokens") or 0) if by_tokens else 0, r["optimizer"]
+
+    for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: (key(r), r["lr_mult"], r.get("id", 0))):
         loss = r["final_val_loss"] if r["status"] == "finished" else None
-        rows[r["optimizer"]].setdefault(r["lr_mult"], (r["lr"], loss))
+        rows[key(r)].setdefault(r["lr_mult"], (r["lr"], loss))
     if not any(loss is not None for r in rows.values() for _, loss in r.values()):
         raise ValueError("no finished seed-0 run: no LR grid to show")
     mults = sorted({m for r in rows.values() for m in r})
     body = []
-    for opt, r in rows.items():
+    for (model, tokens, opt), r in rows.items():
         finished = [loss for _, loss in r.values() if loss is not None]
         best = min(finished) if finished else None
         mult, (lr, _) = next(iter(r.items()))
-        cells = [
+        points = [
             "—" if m not in r else "diverged" if r[m][1] is None else ("**%.4f**" if r[m][1] == best else "%.4f") % r[m][1]
             for m in mults
         ]
-        body.append((f"`{opt}`", f"{lr / mult:.3g}", *cells))
-    return markdown_table(("optimizer", "centre LR", *(f"x{m:g}" for m in mults)), body)
+        head = ([model] if by_model else []) + ([f"{tokens:,}"] if by_tokens else [])
+        body.append((*head, f"`{opt}`", f"{lr / mult:.3g}", *points))
+    header = ("model",) * by_model + ("tokens",) * by_tokens + ("optimizer", "centre LR")
+    return markdown_table((*header, *(f"x{m:g}" for m in mults)), body)
 
 
 def holdout(runs: list[dict[str, Any]]) -> str:

@@ -40,3 +40,12 @@ def test_lr_grid_shows_the_lr_sweeps_point_not_a_later_coordinates():
     runs = [dict(_run("a", 1.0, 1.8), id=1), dict(_run("a", 2.0, 1.9), id=2),
             dict(_run("a", 1.0, 1.7), id=3)]  # the same LR at another weight decay
     assert results_tables.lr_grid(runs).splitlines()[2] == "| `a` | 0.01 | **1.8000** | 1.9000 |"
+
+
+def test_lr_grid_of_a_ladder_has_a_row_per_model():
+    runs = [dict(_run("a", 1.0, 1.8), model="tiny", tokens=100), dict(_run("a", 2.0, 1.9), model="tiny", tokens=100),
+            dict(_run("a", 1.0, 1.6), model="mini", tokens=300), dict(_run("b", 1.0, 1.5), model="mini", tokens=300)]
+    lines = results_tables.lr_grid(runs).splitlines()
+    assert lines[0] == "| model | tokens | optimizer | centre LR | x1 | x2 |"
+    assert lines[2:] == ["| mini | 300 | `a` | 0.01 | **1.6000** | — |", "| mini | 300 | `b` | 0.01 | **1.5000** | — |",
+                         "| tiny | 100 | `a` | 0.01 | **1.8000** | 1.9000 |"]
