@@ -41,4 +41,10 @@ def resolve_device(name: str, local_rank: int | None = None, world: int = 1,
         return torch.device("cuda") if local_rank is None else torch.device("cuda", local_rank)
     if name.startswith("cuda:") and world > 1:
         raise ValueError(f"{setting}={name!r} pins one GPU; under torchrun use 'cuda' (rank -> cuda:LOCAL_RANK)")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if device.index >= count:
+            raise ValueError(f"{setting}={name!r} but this machine has "
+                             + (f"{count} CUDA device(s) (cuda:0 to cuda:{count - 1})" if count else "no CUDA device"))
+    return device

@@ -57,9 +57,15 @@ def test_resolve_device_without_cuda(monkeypatch):
 
 def test_resolve_device_with_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # torch.device needs no GPU to be named
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert resolve_device("auto") == torch.device("cuda")  # the current GPU
     assert resolve_device("auto", local_rank=1) == torch.device("cuda", 1)  # torchrun's LOCAL_RANK
     assert resolve_device("cuda", local_rank=0) == torch.device("cuda", 0)
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
     with pytest.raises(ValueError, match=r"run.device='cuda:1' pins one GPU; under torchrun use 'cuda'"):
         resolve_device("cuda:1", local_rank=0, world=2)
+    with pytest.raises(ValueError, match=r"--device='cuda:2' but this machine has 2 CUDA device\(s\) \(cuda:0 to cuda:1\)"):
+        resolve_device("cuda:2", setting="--device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"run.device='cuda:0' but this machine has no CUDA device"):
+        resolve_device("cuda:0")

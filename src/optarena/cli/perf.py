@@ -2,6 +2,7 @@
 
     optarena perf optim --model 20m --json perf.json --md perf.md
     optarena perf train --model 20m --batch 4 --seq-len 256 --steps 5
+    optarena perf check --device cuda       the fused steps equal the eager ones on this device
 
 Timings are ratios to a reference timed in the same interleaved rounds (see optarena.perf).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from optarena.cli import usage_error
 
@@ -40,6 +42,15 @@ def register(sub) -> None:
     t.add_argument("--peak-flops", type=float, help="peak FLOP/s for MFU (needed on CPU)")
     t.add_argument("--no-hf", dest="hf", action="store_false", help="skip the HF Qwen3 row")
     t.set_defaults(func=run_train)
+    c = what.add_parser("check", help="every fused optimizer step equals its eager step on this device, "
+                                      "without recompiling (see optarena.perf.check)")
+    c.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
+    c.add_argument("--optimizers", metavar="A,B", help="comma-separated registry names (default: every fusable one)")
+    c.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="parameters' and state's dtype (default float64: only reassociation separates the paths)")
+    c.add_argument("--steps", type=int, default=5, help="steps of each trajectory, a new LR each (default 5)")
+    c.add_argument("--md", metavar="PATH", help="write the table as Markdown, with the command and machine")
+    c.set_defaults(func=run_check)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -81,6 +92,34 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as e:
         return usage_error("perf train", e)
     return _emit(bench, train_table, train_context, args)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from optarena.perf.check import check_table, run_check as check
+
+    names = tuple(n for n in (args.optimizers or "").split(",") if n)
+    try:
+        rows = check(names, device=args.device, dtype=getattr(torch, args.dtype), steps=args.steps,
+                     say=lambda m: print(f"  checking {m}", file=sys.stderr, flush=True))
+    except ValueError as e:
+        return usage_error("perf check", e)
+    table = check_table(rows)
+    failed = [r for r in rows if not r.ok]
+    summary = f"{len(rows) - len(failed)} of {len(rows)} fused steps equal their eager steps"
+    print(table + "\n" + summary)
+    if args.md:
+        from optarena._torch import resolve_device
+
+        dev = resolve_device(args.device, setting="--device")
+        where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine()
+        command = f"optarena perf check --device {args.device} --dtype {args.dtype} --steps {args.steps}" + (
+            f" --optimizers {','.join(names)}" if names else "")
+        Path(args.md).write_text(f"`{command}`: torch {torch.__version__}, {dev} ({where})\n\n{table}\n{summary}\n")
+    return 1 if failed else 0
 
 
 def _emit(bench, make_table, make_context, args: argparse.Namespace) -> int:
