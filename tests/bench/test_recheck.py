@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import tempfile
 
 import pytest
 
@@ -80,3 +81,27 @@ def test_bad_arguments_exit_2(finished, argv, message, capsys):
 def test_a_directory_without_a_database_exits_2(tmp_path, capsys):
     assert main(["recheck", str(tmp_path)]) == 2
     assert "results.db" in capsys.readouterr().err
+
+
+def test_a_config_from_before_the_fused_step_reruns_eagerly(finished, tmp_path, monkeypatch):
+    """A stored config without `optim.fused` was made before the fused step existed: eager then."""
+    import optarena.train
+
+    from optarena.bench.recheck import recheck
+
+    db = _copy(finished, tmp_path / "copy")
+    runs = pick(db)
+    seen = []
+
+    def train(cfg):
+        seen.append(cfg)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(optarena.train, "train", train)
+    old = json.loads(runs[0]["config_json"])
+    del old["optim"]["fused"]
+    for config, fused in ((old, "off"), (json.loads(runs[0]["config_json"]), "auto")):
+        with pytest.raises(RuntimeError, match="stop here"):
+            recheck([{**runs[0], "config_json": json.dumps(config)}], say=lambda _: None)
+        assert seen[-1].optim.fused == fused and seen[-1].run.resume is False
+        assert str(seen[-1].run.out).startswith(tempfile.gettempdir())

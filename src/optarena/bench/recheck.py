@@ -5,7 +5,8 @@
 
 Every run stores its resolved training config (runs.config_json) and the git state it ran at
 (record_json), so a cell can be trained again exactly as it was, into a temporary directory: nothing in
-DIR changes. On the same kind of machine, with as many torch threads (the run's recorded count, else
+DIR changes (a setting added since the run was made takes the value that reproduces its code path,
+LEGACY). On the same kind of machine, with as many torch threads (the run's recorded count, else
 the bench's default of one), a CPU run is deterministic, so an unchanged code path gives the stored loss
 to the last bit: a difference means the numerics moved between the commits (or the machine differs).
 This is how a suite resumed across a change of code, whose rows then mix commits (the report lists
@@ -29,6 +30,11 @@ DEFAULT_SAMPLE = 3
 # Keys of the stored config that belong to the original run's place, not its numerics: replaced here.
 REPLACED = {"run.resume": False, "log.progress": "off", "log.tensorboard": False, "log.wandb": False,
             "log.checkpoint_every": 0}
+# Settings added after a stored config was written, whose default would change the code path it ran:
+# a run from before `optim.fused` existed stepped eagerly (the fused step is equal only to rounding,
+# which a run near its divergence edge can amplify), so it is rerun eagerly. The other keys added
+# since (run.parallel, the logging mirrors) default to what those runs did.
+LEGACY = {"optim.fused": "off"}
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,9 @@ def recheck(runs: Sequence[dict[str, Any]], threads: int | None = None, tol: flo
         cost = f", {r['wall_s']:.0f} s when stored" if r["wall_s"] is not None else ""
         say(f"[{i}/{len(runs)}] {r['cell']} (made at {r['code'] or 'an unrecorded commit'}{cost}; {n} thread(s))")
         with tempfile.TemporaryDirectory(prefix="optarena-recheck-") as tmp:
-            entries = [(k, v) for k, v in flatten_toml(json.loads(r["config_json"]), source="config_json")
-                       if k not in REPLACED and k not in ("run.out", "log.tensorboard_dir")]
+            stored = flatten_toml(json.loads(r["config_json"]), source="config_json")
+            entries = [(k, v) for k, v in stored if k not in REPLACED and k not in ("run.out", "log.tensorboard_dir")]
+            entries += [(k, v) for k, v in LEGACY.items() if k not in dict(stored)]
             entries += [*REPLACED.items(), ("run.out", str(Path(tmp) / "run"))]
             cfg = load_config(None, entries)
             before = torch.get_num_threads()
