@@ -40,7 +40,7 @@ LEGACY = {"optim.fused": "off"}
 @dataclass(frozen=True)
 class Check:
     cell: str
-    code: str | None  # the commit the stored run was made at (report/results.py's form)
+    code: str | None  # the commit the stored run was made at (db.code_of's form)
     stored: float
     rerun: float | None  # None: the rerun did not finish (status says why)
     status: str
@@ -105,11 +105,13 @@ def recheck(runs: Sequence[dict[str, Any]], threads: int | None = None, tol: flo
             t0 = time.perf_counter()
             try:
                 result = train(cfg)
+                status, loss = result.status, result.final_val_loss if result.status == "finished" else None
+            except (OSError, ValueError, RuntimeError) as e:  # e.g. its data is not on this machine
+                status, loss = f"failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})", None
             finally:
                 torch.set_num_threads(before)
             wall = time.perf_counter() - t0
-        loss = result.final_val_loss if result.status == "finished" else None
-        check = Check(r["cell"], r["code"], float(r["final_val_loss"]), loss, result.status, wall, r["wall_s"])
+        check = Check(r["cell"], r["code"], float(r["final_val_loss"]), loss, status, wall, r["wall_s"])
         say(f"    {describe(check, tol)}")
         checks.append(check)
     return checks
