@@ -89,6 +89,10 @@ def recheck(runs: Sequence[dict[str, Any]], threads: int | None = None, tol: flo
     from optarena.train import load_config, train
     from optarena.train.loading import flatten_toml
 
+    from optarena.train.record import git_state
+
+    here = code_of(json.dumps({"git": git_state()}))
+    say(f"rerunning {len(runs)} cell(s) at {here or 'code outside a git checkout'}, torch {torch.__version__}")
     checks = []
     for i, r in enumerate(runs, 1):
         n = threads or _threads(r)
