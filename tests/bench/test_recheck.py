@@ -105,3 +105,19 @@ def test_a_config_from_before_the_fused_step_reruns_eagerly(finished, tmp_path, 
         assert check.status == "failed (RuntimeError: stop here)" and not check.agrees(1.0)
         assert seen[-1].optim.fused == fused and seen[-1].run.resume is False
         assert str(seen[-1].run.out).startswith(tempfile.gettempdir())
+
+
+def test_set_changes_a_setting_of_the_rerun(finished, monkeypatch, capsys):
+    import optarena.train
+
+    seen = []
+    monkeypatch.setattr(optarena.train, "train", lambda cfg: seen.append(cfg) or (_ for _ in ()).throw(
+        RuntimeError("stop")))
+    cell = pick(finished)[0]["cell"]
+    assert main(["recheck", str(finished), "--cell", cell, "--set", "optim.fused=on"]) == 1
+    assert seen[-1].optim.fused == "on"
+    capsys.readouterr()
+    assert main(["recheck", str(finished), "--cell", cell, "--set", "optim.fusd=on"]) == 2
+    assert "fusd" in capsys.readouterr().err
+    assert main(["recheck", str(finished), "--set", "run.out=/tmp/x"]) == 2
+    assert "recheck sets it" in capsys.readouterr().err

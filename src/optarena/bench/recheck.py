@@ -82,8 +82,9 @@ def _cost(run: dict[str, Any]) -> tuple[float, str]:
 
 
 def recheck(runs: Sequence[dict[str, Any]], threads: int | None = None, tol: float = 0.0,
-            say: Callable[[str], None] = print) -> list[Check]:
-    """Train each run again from its stored config (in a temporary directory) and compare the losses."""
+            overrides: Sequence[tuple[str, Any]] = (), say: Callable[[str], None] = print) -> list[Check]:
+    """Train each run again from its stored config (in a temporary directory) and compare the losses;
+    `overrides` (KEY, VALUE) change settings of every rerun after that (e.g. optim.fused)."""
     import torch
 
     from optarena.train import load_config, train
@@ -102,7 +103,7 @@ def recheck(runs: Sequence[dict[str, Any]], threads: int | None = None, tol: flo
             stored = flatten_toml(json.loads(r["config_json"]), source="config_json")
             entries = [(k, v) for k, v in stored if k not in REPLACED and k not in ("run.out", "log.tensorboard_dir")]
             entries += [(k, v) for k, v in LEGACY.items() if k not in dict(stored)]
-            entries += [*REPLACED.items(), ("run.out", str(Path(tmp) / "run"))]
+            entries += [*REPLACED.items(), *overrides, ("run.out", str(Path(tmp) / "run"))]
             cfg = load_config(None, entries)
             before = torch.get_num_threads()
             torch.set_num_threads(n)

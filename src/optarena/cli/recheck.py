@@ -3,6 +3,7 @@
     optarena recheck results/seed-134m                   the cheapest finished run of each commit the
                                                          runs were made at (--sample N of them, 3)
     optarena recheck results/seed-134m --cell KEY        named cells (repeatable; the runs' `cell` keys)
+    optarena recheck DIR --cell KEY --set optim.fused=off   the same with a setting changed
 
 Each cell is trained from its stored config into a temporary directory (DIR is not written), with the
 torch threads its run recorded (else 1, the bench's default), and its final validation loss is compared
@@ -29,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: the run's recorded, else 1)")
     p.add_argument("--tol", type=float, default=0.0, metavar="X",
                    help="the largest |rerun - stored| loss that agrees (default 0: bitwise)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a setting of every rerun (e.g. optim.fused=off: does the loss depend on the "
+                        "fused step?); repeatable")
     p.add_argument("--dry-run", action="store_true", help="list the cells it would rerun; run nothing")
     p.set_defaults(func=run)
 
@@ -41,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         if args.tol < 0:
             raise ValueError(f"--tol must be >= 0, got {args.tol}")
+        from optarena.train.loading import parse_assignment
+
+        overrides = [parse_assignment(a) for a in args.set]
+        managed = [k for k, _ in overrides if k in ("run.out", "run.resume")]
+        if managed:
+            raise ValueError(f"--set {managed[0]}: recheck sets it (a temporary directory, from scratch)")
         runs = pick(args.results_dir, args.cell, args.sample)
     except (ValueError, FileNotFoundError) as e:
         return usage_error("recheck", e)
@@ -51,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['cell']}  (made at {r['code'] or 'an unrecorded commit'}; "
                   f"loss {r['final_val_loss']:.10g}; {r['wall_s'] or 0:.0f} s)")
         return 0
-    checks = recheck(runs, threads=args.threads, tol=args.tol)
+    try:
+        checks = recheck(runs, threads=args.threads, tol=args.tol, overrides=overrides)
+    except ValueError as e:  # a --set key or value the config refuses
+        return usage_error("recheck", e)
     bad = [c for c in checks if not c.agrees(args.tol)]
     print(f"{len(checks) - len(bad)} of {len(checks)} rerun(s) agree with the stored loss"
           + (" (bitwise)" if args.tol == 0 else f" (within {args.tol:g})"))
