@@ -200,3 +200,51 @@ def test_a_row_that_scales_hyperparameters_with_the_lr_cannot_be_re_centred(writ
     run(write_suite(scaled), tmp_path / "out")
     with pytest.raises(ValueError, match="has changed"):
         run(write_suite(scaled.replace("lr = 1e-4", "lr = 2e-4")), tmp_path / "out")
+
+
+def _at(code_git, **fake):
+    """fake_train whose runs record `code_git` as the git state they ran at."""
+    import json
+
+    def train(job):
+        outcome = fake_train(job, **fake)
+        outcome["record_json"] = json.dumps({"git": code_git})
+        return outcome
+    return train
+
+
+def test_redo_reruns_a_rows_cells_made_at_other_commits_once(write_suite, tmp_path, monkeypatch):
+    import json
+
+    from optarena.bench import runner
+    from optarena.train import record
+
+    path, out = write_suite(SUITE), tmp_path / "out"
+    old = {"commit": "a" * 40, "dirty": False, "diff_sha256": None}
+    here = {"commit": "b" * 40, "dirty": False, "diff_sha256": None}
+    monkeypatch.setattr(record, "git_state", lambda *a, **k: here)
+    run_suite(load_suite(path), out, jobs=0, stream=None, train_fn=_at(old, targets=TARGETS))
+    (out / "runs").mkdir(exist_ok=True)
+    db = ResultsDB(out)
+    lion_dirs = [out / "runs" / f"stale{i}" for i, _ in enumerate(r for r in db.runs() if r["optimizer"] == "lion")]
+    with ResultsDB(out, create=True) as w:  # the fake records no run directories: give lion's some
+        for d, r in zip(lion_dirs, (r for r in db.runs() if r["optimizer"] == "lion")):
+            d.mkdir()
+            w.conn.execute("UPDATE runs SET out_dir=? WHERE id=?", (str(d), r["id"]))
+    calls: list[str] = []
+    said: list[str] = []
+    monkeypatch.setattr(runner.SuiteProgress, "say", lambda self, m: said.append(m))
+    run_suite(load_suite(path), out, jobs=0, stream=None, redo=("lion",),
+              train_fn=_at(here, targets=TARGETS, log=calls))
+    assert sorted(calls) == sorted(r["cell"] for r in db.runs() if r["optimizer"] == "lion")
+    assert said[0] == f"redo lion: 8 run(s) made at other commits forgotten; their cells run again at {'b' * 12}"
+    assert not any(d.exists() for d in lion_dirs)
+    codes = {(r["optimizer"], json.loads(r["record_json"])["git"]["commit"][0]) for r in ResultsDB(out).runs()}
+    assert codes == {("adamw", "a"), ("lion", "b")}
+    assert {c["optimizer"] for c in ResultsDB(out).choices()} == {"adamw", "lion"}  # chosen again
+    calls.clear()  # the same command again (after a crash, say) keeps what the redo made
+    run_suite(load_suite(path), out, jobs=0, stream=None, redo=("lion",),
+              train_fn=_at(here, targets=TARGETS, log=calls))
+    assert calls == []
+    with pytest.raises(ValueError, match=r"--redo 'lino' is not an optimizer row of t \(did you mean 'lion'\?\)"):
+        run_suite(load_suite(path), out, jobs=0, stream=None, redo=("lino",), train_fn=_at(here, targets=TARGETS))

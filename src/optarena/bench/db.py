@@ -337,6 +337,23 @@ class ResultsDB:
             c.execute("UPDATE runs SET pid=?, host=? WHERE cell=? AND status='running'",
                       (os.getpid(), socket.gethostname(), cell))
 
+    def drop(self, optimizers: Iterable[str], keep_code: str | None) -> list[dict[str, Any]]:
+        """Delete the finished and diverged runs (with their curves) of these optimizer rows that were not
+        made at `keep_code` (code_of's form), and the rows' choices; the runs deleted."""
+        names = list(optimizers)
+        marks = ",".join("?" * len(names))
+        with self.transaction() as c:
+            rows = [self._fields("runs", r) for r in c.execute(
+                f"SELECT * FROM runs WHERE optimizer IN ({marks}) AND status IN ('finished', 'diverged') "
+                "ORDER BY id", names)]
+            rows = [r for r in rows if keep_code is None or code_of(r["record_json"]) != keep_code]
+            ids = [(r["id"],) for r in rows]
+            c.executemany("DELETE FROM curves WHERE run_id=?", ids)
+            c.executemany("DELETE FROM runs WHERE id=?", ids)
+            if "choices" in self._tables:
+                c.execute(f"DELETE FROM choices WHERE optimizer IN ({marks})", names)
+        return rows
+
     def stale_runs(self) -> list[dict[str, Any]]:
         """Rows left "running" by a runner process of this host that no longer exists."""
         host = socket.gethostname()

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .cells import Cell, Group, Mirrors, data_info, resolve_groups
-from .db import ResultsDB, db_path, dumps
+from .db import ResultsDB, code_of, db_path, dumps
 from .engine import EngineJobError, EngineJobLost, EnginePool, EngineSpec, engine_folder
 from .progress import SuiteProgress
 from .suite import Suite, Variant
@@ -61,7 +61,7 @@ class SuiteOutcome:
 def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1, train_fn: TrainFn = run_cell,
               keep_checkpoints: bool = False, stream: TextIO | None | str = "stdout",
               heartbeat_s: float = 60.0, mirrors: Mirrors | None = None,
-              engine: EngineSpec | None = None) -> SuiteOutcome:
+              engine: EngineSpec | None = None, redo: tuple[str, ...] = ()) -> SuiteOutcome:
     out = Path(out)
     if engine is not None and jobs < 1:
         raise ValueError(f"--jobs is the number of cells in flight on the engine: at least 1, got {jobs}")
@@ -74,6 +74,8 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
         except sqlite3.DatabaseError as e:
             raise ValueError(_unreadable(db.path, e)) from None
         progress = SuiteProgress(sys.stdout if stream == "stdout" else stream)  # stdout as it is now
+        if redo:
+            redo_rows(db, suite, out, redo, progress.say)
         stale = db.stale_runs()
         on_engine = [r for r in stale if r["engine_job"]]  # their jobs may still run: reattach, not rerun
         db.release(r["cell"] for r in stale if not r["engine_job"])
@@ -88,6 +90,35 @@ def run_suite(suite: Suite, out: str | Path, *, jobs: int = 1, threads: int = 1,
         return runner.run(on_engine if engine else [])
     finally:
         db.close()
+
+
+def redo_rows(db: ResultsDB, suite: Suite, out: Path, names: tuple[str, ...], say: Callable[[str], None]) -> None:
+    """Forget the runs of these optimizer rows that were not made at this code, so the suite runs them
+    again and each row's runs are all of one commit: for a row whose runs span commits that changed its
+    numerics (the report names such rows; `optarena recheck` tells whether they changed). The runs made
+    at this code stay, so the same command after a crash continues the redo instead of starting it
+    again. Their run directories go too, so no earlier record is continued."""
+    import shutil
+
+    from optarena.train.record import git_state
+
+    known = [v.name for v in suite.variants]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        from optarena._text import did_you_mean
+
+        raise ValueError(f"--redo {unknown[0]!r} is not an optimizer row of {suite.name}"
+                         f"{did_you_mean(unknown[0], known)}; rows: {', '.join(known)}")
+    here = code_of(json.dumps({"git": git_state()}))
+    if here is None:
+        raise ValueError("--redo needs the code in a git checkout: it keeps the runs made at this commit")
+    dropped = db.drop(names, keep_code=here)
+    for r in dropped:
+        run_dir = out / "runs" / Path(r["out_dir"]).name if r["out_dir"] else None
+        if run_dir is not None and run_dir.is_dir():
+            shutil.rmtree(run_dir)
+    say(f"redo {', '.join(names)}: {len(dropped)} run(s) made at other commits forgotten; their cells run again "
+        f"at {here}")
 
 
 def open_results(out: Path) -> ResultsDB:

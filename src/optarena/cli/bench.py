@@ -65,6 +65,9 @@ def register(sub) -> None:
     g.add_argument("--mem-gb", type=float, metavar="G", help="memory per job, GB")
     g.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
                    help="another sbatch option for every job, e.g. --slurm account=lab --slurm qos=high; repeatable")
+    p.add_argument("--redo", action="append", default=[], metavar="NAME",
+                   help="run an optimizer row's cells again where they were made at another commit (the report "
+                        "names rows whose runs span commits); the runs made at this code stay; repeatable")
     p.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     p.add_argument("--heartbeat", type=float, default=60.0, metavar="S",
                    help="seconds without a finished cell before the cells in flight are shown (60)")
@@ -180,7 +183,7 @@ def run_bench(suite, args: argparse.Namespace) -> int:
           f"{args.jobs or 'in-process'} job(s){where}", flush=True)
     mirrors = Mirrors(tensorboard=args.tensorboard, wandb_project=args.wandb)
     summary = run_suite(suite, out, jobs=args.jobs, threads=args.threads, keep_checkpoints=args.keep_checkpoints,
-                        heartbeat_s=args.heartbeat, mirrors=mirrors, engine=engine)
+                        heartbeat_s=args.heartbeat, mirrors=mirrors, engine=engine, redo=tuple(args.redo))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     print(f"done in {summary.wall_s:.0f} s: {summary.ran} cell(s) run now; in the database: {counts}")
     if summary.interrupted:
