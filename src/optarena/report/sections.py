@@ -237,8 +237,9 @@ def _code_versions(results: Results) -> list[Block]:
     if mixed:
         blocks.append(Text(
             f"**Runs of one row at several commits**: {'; '.join(mixed)}. Their losses compare code across "
-            "versions; where the commits differ in that optimizer's or the trainer's numerics "
-            "(`git diff A B -- src/optarena`), rerun the row at one commit before reading its verdict.", "warn"))
+            "versions. `optarena recheck DIR --cell KEY` trains a cell again at today's code and says whether its "
+            "loss is reproduced; where a row's is not, `optarena bench SUITE --out DIR --redo NAME` reruns its "
+            "cells at one commit before its verdict is read.", "warn"))
     return blocks
 
 
