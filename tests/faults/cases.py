@@ -818,6 +818,13 @@ DB_CASES = [
     cli("db/report-garbage", ("report", "@W/res"), "res", "results database",
         setup=results_db(b"not a database at all\n" * 100)),
     cli("db/report-missing", ("report", "@W/nope"), "no results.db in", "nope"),
+    cli("db/recheck-garbage", ("recheck", "@W/res"), "res", "results database",
+        setup=results_db(b"not a database at all\n" * 100)),
+    cli("db/recheck-missing", ("recheck", "@W/nope"), "no results.db in", "nope"),
+    cli("db/recheck-no-finished-run", ("recheck", "@W/res"), "no finished run with a stored config",
+        setup=chain(suite(SUITE_OK), results_db())),
+    cli("bench/redo-unknown-row", bench("s", "--redo", "lino"), "--redo 'lino' is not an optimizer row of s",
+        setup=suite(SUITE_OK)),
 ]
 
 
