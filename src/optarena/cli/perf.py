@@ -95,8 +95,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    import platform
-
     import torch
 
     from optarena.perf.check import check_table, run_check as check
@@ -115,7 +113,9 @@ def run_check(args: argparse.Namespace) -> int:
         from optarena._torch import resolve_device
 
         dev = resolve_device(args.device, setting="--device")
-        where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine()
+        from optarena.train.record import cpu_model
+
+        where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_model()
         command = f"optarena perf check --device {args.device} --dtype {args.dtype} --steps {args.steps}" + (
             f" --optimizers {','.join(names)}" if names else "")
         Path(args.md).write_text(f"`{command}`: torch {torch.__version__}, {dev} ({where})\n\n{table}\n{summary}\n")
