@@ -370,12 +370,17 @@ class ResultsDB:
 
 
 def code_of(record_json: str | None) -> str | None:
-    """The git state a run recorded (runs.record_json, train/record.py) in short: its commit's first 12
-    digits, and "+dirty" with its diff's hash where the tree was modified; None where not recorded."""
+    """The git state a run recorded (runs.record_json, train/record.py), in short_code's form."""
     try:
         git = json.loads(record_json).get("git") if record_json else None
     except (ValueError, AttributeError):
         return None
+    return short_code(git)
+
+
+def short_code(git: Any) -> str | None:
+    """A git state (train.record.git_state) in short: its commit's first 12 digits, and "+dirty" with its
+    diff's hash where the tree was modified; None where it holds no commit."""
     if not isinstance(git, dict) or not git.get("commit"):
         return None
     commit = str(git["commit"])[:12]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .db import ResultsDB, code_of
+from .db import ResultsDB, code_of, short_code
 
 DEFAULT_SAMPLE = 3
 # Keys of the stored config that belong to the original run's place, not its numerics: replaced here.
@@ -92,7 +92,7 @@ def recheck(runs: Sequence[dict[str, Any]], threads: int | None = None, tol: flo
 
     from optarena.train.record import git_state
 
-    here = code_of(json.dumps({"git": git_state()}))
+    here = short_code(git_state())
     say(f"rerunning {len(runs)} cell(s) at {here or 'code outside a git checkout'}, torch {torch.__version__}")
     checks = []
     for i, r in enumerate(runs, 1):

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .cells import Cell, Group, Mirrors, data_info, resolve_groups
-from .db import ResultsDB, code_of, db_path, dumps
+from .db import ResultsDB, db_path, dumps, short_code
 from .engine import EngineJobError, EngineJobLost, EnginePool, EngineSpec, engine_folder
 from .progress import SuiteProgress
 from .suite import Suite, Variant
@@ -109,7 +109,7 @@ def redo_rows(db: ResultsDB, suite: Suite, out: Path, names: tuple[str, ...], sa
 
         raise ValueError(f"--redo {unknown[0]!r} is not an optimizer row of {suite.name}"
                          f"{did_you_mean(unknown[0], known)}; rows: {', '.join(known)}")
-    here = code_of(json.dumps({"git": git_state()}))
+    here = short_code(git_state())
     if here is None:
         raise ValueError("--redo needs the code in a git checkout: it keeps the runs made at this commit")
     dropped = db.drop(names, keep_code=here)
